@@ -56,6 +56,8 @@ export interface RuntimeOperation {
   readonly name: string;
   readonly method: string;
   readonly urlTemplate: string;
+  /** Response examples from the specification (mock-response picks from them). */
+  readonly responses?: readonly { readonly status: number; readonly contentType: string | null; readonly example: string | null }[];
 }
 
 /** Added by a policy (cors) to the final response, whichever step produced it. */

@@ -1,0 +1,107 @@
+import type { SectionName } from '../policy/define-policy.ts';
+import { PolicyFailure, type GatewayContext, type GatewayResponse, type LastError } from './context.ts';
+import type { PolicyHandler } from './handler.ts';
+import type { CompiledPipeline } from './pipeline.ts';
+
+/**
+ * Runs a compiled pipeline: inbound → backend → outbound, jumping to on-error when a step fails
+ * (apim-semantics.md §4.2). Returns the final response with every response decorator applied.
+ * Hot path: no closures, no per-section allocation; handlers that return synchronously are not awaited.
+ */
+export async function runPipeline(pipeline: CompiledPipeline, ctx: GatewayContext): Promise<GatewayResponse> {
+  try {
+    ctx.section = 'inbound';
+    if (!(await runSection(pipeline.inbound, ctx))) {
+      ctx.section = 'backend';
+      if (!(await runSection(pipeline.backend, ctx))) {
+        // No forward-request and nothing answered: APIM's context.Response starts as an empty 200.
+        if (ctx.response === null) ctx.response = emptyResponse(200);
+        ctx.section = 'outbound';
+        await runSection(pipeline.outbound, ctx);
+      }
+    }
+  } catch (err) {
+    const failure = err instanceof StepFailure ? err : new StepFailure(err, null);
+    await runOnError(pipeline, ctx, toLastError(failure.cause, failure.handler, ctx.section), failure.cause);
+  }
+  return finish(ctx);
+}
+
+/** Runs `handlers` in order; true when one of them answered ('respond'). */
+async function runSection(handlers: readonly PolicyHandler[], ctx: GatewayContext): Promise<boolean> {
+  for (let i = 0; i < handlers.length; i++) {
+    const handler = handlers[i] as PolicyHandler;
+    let outcome;
+    try {
+      const result = handler.run(ctx);
+      outcome = result !== undefined && typeof (result as Promise<unknown>).then === 'function' ? await result : result;
+    } catch (err) {
+      throw new StepFailure(err, handler);
+    }
+    if (outcome === 'respond') return true;
+  }
+  return false;
+}
+
+/** Carries the failing handler up to runPipeline, so LastError can name its scope and id. */
+class StepFailure {
+  constructor(
+    readonly cause: unknown,
+    readonly handler: PolicyHandler | null,
+  ) {}
+}
+
+/**
+ * Sends the request through on-error with context.LastError set. The default error response
+ * (status from the failure, APIM-shaped JSON body) is in place first, so on-error policies can
+ * change it (set-header, set-status) or replace it (return-response).
+ */
+export async function runOnError(pipeline: CompiledPipeline, ctx: GatewayContext, lastError: LastError, cause: unknown): Promise<void> {
+  ctx.lastError = lastError;
+  const status = cause instanceof PolicyFailure ? cause.statusCode : 500;
+  const message = cause instanceof PolicyFailure ? cause.message : 'Internal server error';
+  ctx.response = jsonError(status, message);
+  if (pipeline.onError.length === 0) return;
+  ctx.section = 'on-error';
+  try {
+    await runSection(pipeline.onError, ctx);
+  } catch {
+    // APIM: an error inside on-error ends processing with the response as it stands.
+  }
+}
+
+function toLastError(err: unknown, handler: PolicyHandler | null, section: SectionName): LastError {
+  if (err instanceof PolicyFailure) {
+    return { source: err.source, reason: err.reason, message: err.message, scope: handler?.scope, section, policyId: handler?.policyId, code: err.code };
+  }
+  return {
+    source: handler?.name ?? 'gateway',
+    reason: 'InternalError',
+    message: err instanceof Error ? err.message : String(err),
+    scope: handler?.scope,
+    section,
+    policyId: handler?.policyId,
+    code: 'GH_INTERNAL',
+  };
+}
+
+function finish(ctx: GatewayContext): GatewayResponse {
+  const response = ctx.response ?? emptyResponse(200);
+  ctx.response = response;
+  const decorators = ctx.responseDecorators;
+  if (decorators !== null) for (let i = 0; i < decorators.length; i++) decorators[i]?.decorate(response, ctx);
+  return response;
+}
+
+export function emptyResponse(status: number): GatewayResponse {
+  return { status, headers: {}, body: null };
+}
+
+/** APIM's gateway error body shape: {"statusCode":404,"message":"Resource not found"}. */
+export function jsonError(status: number, message: string): GatewayResponse {
+  return {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify({ statusCode: status, message }),
+  };
+}
