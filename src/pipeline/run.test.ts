@@ -1,0 +1,133 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { addResponseDecorator, PolicyFailure, type GatewayContext } from './context.ts';
+import type { HandlerResult, PolicyHandler } from './handler.ts';
+import type { CompiledPipeline } from './pipeline.ts';
+import { runPipeline } from './run.ts';
+import { createTestContext } from './testing.ts';
+
+const at = { file: 't.xml', line: 1, column: 1 };
+
+function step(name: string, run: (ctx: GatewayContext) => HandlerResult | Promise<HandlerResult>, scope = 'api:a'): PolicyHandler {
+  return { name, location: at, scope, policyId: undefined, run };
+}
+
+function trail(ctx: GatewayContext): string[] {
+  let list = ctx.variables.get('trail') as string[] | undefined;
+  if (!list) ctx.variables.set('trail', (list = []));
+  return list;
+}
+
+const visit = (label: string) => step(label, (ctx) => void trail(ctx).push(label));
+
+function pipeline(p: Partial<CompiledPipeline>): CompiledPipeline {
+  return { inbound: [], backend: [], outbound: [], onError: [], corsHandlers: [], effective: { inbound: [], backend: [], outbound: [], 'on-error': [] }, ...p };
+}
+
+const backend = step('forward-request', async (ctx) => {
+  trail(ctx).push('backend');
+  await Promise.resolve();
+  ctx.response = { status: 201, headers: { 'x-backend': '1' }, body: 'from backend' };
+});
+
+test('sections run in order: inbound, backend, outbound', async () => {
+  const ctx = createTestContext();
+  const res = await runPipeline(pipeline({ inbound: [visit('in1'), visit('in2')], backend: [backend], outbound: [visit('out')] }), ctx);
+  assert.deepEqual(trail(ctx), ['in1', 'in2', 'backend', 'out']);
+  assert.equal(res.status, 201);
+  assert.equal(res.body, 'from backend');
+});
+
+test("'respond' in inbound ends the pipeline: no backend, no outbound", async () => {
+  const ctx = createTestContext();
+  const answer = step('return-response', (c) => {
+    c.response = { status: 418, headers: {}, body: null };
+    return 'respond';
+  });
+  const res = await runPipeline(pipeline({ inbound: [answer, visit('never')], backend: [backend], outbound: [visit('never-out')] }), ctx);
+  assert.equal(res.status, 418);
+  assert.deepEqual(trail(ctx), []);
+});
+
+test('without forward-request the response is an empty 200 that outbound can change', async () => {
+  const ctx = createTestContext();
+  const setStatus = step('set-status', (c) => void (c.response && (c.response.status = 204)));
+  const res = await runPipeline(pipeline({ outbound: [setStatus] }), ctx);
+  assert.equal(res.status, 204);
+  assert.equal(res.body, null);
+});
+
+test('a PolicyFailure jumps to on-error with LastError; remaining steps are skipped', async () => {
+  const ctx = createTestContext();
+  const deny = step('ip-filter', () => {
+    throw new PolicyFailure('ip-filter', 'CallerIpNotAllowed', 'Caller IP address 1.2.3.4 is not allowed. Access denied.', 403);
+  }, 'global');
+  let seen: GatewayContext['lastError'] = null;
+  const onError = step('set-header', (c) => {
+    seen = c.lastError;
+    trail(c).push(`on-error:${c.section}`);
+  });
+  const res = await runPipeline(pipeline({ inbound: [visit('in'), deny, visit('skipped')], backend: [backend], onError: [onError] }), ctx);
+  assert.deepEqual(trail(ctx), ['in', 'on-error:on-error']);
+  assert.equal(res.status, 403);
+  assert.deepEqual(JSON.parse(String(res.body)), { statusCode: 403, message: 'Caller IP address 1.2.3.4 is not allowed. Access denied.' });
+  assert.deepEqual(seen, { source: 'ip-filter', reason: 'CallerIpNotAllowed', message: 'Caller IP address 1.2.3.4 is not allowed. Access denied.', scope: 'global', section: 'inbound', policyId: undefined, code: undefined });
+});
+
+test('on-error can replace the error response', async () => {
+  const ctx = createTestContext();
+  const fail = step('forward-request', () => Promise.reject(new PolicyFailure('forward-request', 'Timeout', 'timed out', 504, 'GH_BACKEND_TIMEOUT')));
+  const replace = step('return-response', (c) => {
+    c.response = { status: 503, headers: { 'retry-after': '1' }, body: 'try later' };
+    return 'respond';
+  });
+  const res = await runPipeline(pipeline({ backend: [fail], onError: [replace, visit('not-after-respond')] }), ctx);
+  assert.equal(res.status, 503);
+  assert.equal(ctx.lastError?.section, 'backend');
+  assert.equal(ctx.lastError?.code, 'GH_BACKEND_TIMEOUT');
+  assert.deepEqual(trail(ctx), []);
+});
+
+test('an unexpected exception becomes a 500 with LastError naming the policy, never a crash', async () => {
+  const ctx = createTestContext();
+  const buggy = step('set-header', () => {
+    throw new TypeError('boom');
+  });
+  const res = await runPipeline(pipeline({ outbound: [buggy] }), ctx);
+  assert.equal(res.status, 500);
+  assert.equal(ctx.lastError?.source, 'set-header');
+  assert.equal(ctx.lastError?.code, 'GH_INTERNAL');
+  assert.equal(ctx.lastError?.section, 'outbound');
+});
+
+test('a failure inside on-error ends processing with the response as it stands', async () => {
+  const ctx = createTestContext();
+  const fail = step('x', () => {
+    throw new PolicyFailure('x', 'R', 'm', 400);
+  });
+  const failAgain = step('y', () => {
+    throw new Error('again');
+  });
+  const res = await runPipeline(pipeline({ inbound: [fail], onError: [failAgain] }), ctx);
+  assert.equal(res.status, 400);
+});
+
+test('response decorators apply to the final response whichever step produced it', async () => {
+  const decorator = { decorate: (r: { headers: Record<string, unknown> }) => void (r.headers['x-decorated'] = 'yes') };
+  const decorate = step('cors', (c) => addResponseDecorator(c, decorator));
+  const paths: CompiledPipeline[] = [
+    pipeline({ inbound: [decorate], backend: [backend] }),
+    pipeline({ inbound: [decorate, step('return-response', (c) => ((c.response = { status: 200, headers: {}, body: null }), 'respond'))] }),
+    pipeline({ inbound: [decorate], backend: [step('forward-request', () => Promise.reject(new PolicyFailure('forward-request', 'BackendConnectionFailure', 'down', 502)))] }),
+  ];
+  for (const p of paths) {
+    const res = await runPipeline(p, createTestContext());
+    assert.equal(res.headers['x-decorated'], 'yes');
+  }
+  // Added twice, applied once.
+  const ctx = createTestContext();
+  let count = 0;
+  const counting = { decorate: () => void count++ };
+  await runPipeline(pipeline({ inbound: [step('a', (c) => addResponseDecorator(c, counting)), step('b', (c) => addResponseDecorator(c, counting))] }), ctx);
+  assert.equal(count, 1);
+});
