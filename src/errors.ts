@@ -60,6 +60,10 @@ export const ERROR_CODES = {
   GH_BACKEND_NONE: 'The pipeline ended without a response: no forward-request ran and nothing returned a response.',
   GH_INTERNAL: 'An unexpected failure inside gatehouse; the request got a 500 and the process kept running.',
 } as const;
+  GH_CONFIG_REFERENCE_UNKNOWN: 'An artifact or the overlay names a version set, API, product, backend, subscription or named value the folder does not define.',
+  GH_CONFIG_API_REVISION_CONFLICT: 'Several revisions of one API are current, none is, or two folders hold the same revision.',
+  GH_CONFIG_OPERATION_NOT_FOUND: 'An operations/<name>/ folder names no operation of the API specification; its policy is not used.',
+  GH_CONFIG_NAMED_VALUE_DUPLICATE: 'Two named values share one display name, so {{name}} would be ambiguous.',
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
