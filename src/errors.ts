@@ -23,9 +23,21 @@ export const ERROR_CODES = {
   GH_POLICY_ATTR_REQUIRED: 'A required attribute is missing.',
   GH_POLICY_ATTR_INVALID: 'An attribute value is not valid for this policy.',
   GH_POLICY_ATTR_UNKNOWN: 'An attribute this policy does not define (ignored).',
+  GH_POLICY_ATTR_CONFLICT: 'Two attributes that exclude each other are both present (timeout and timeout-ms, base-url and backend-id).',
+  GH_POLICY_ATTR_UNSUPPORTED: 'An APIM attribute or attribute value gatehouse does not support yet (response-variable-name, template="liquid", http-version="2" …).',
+  GH_POLICY_HEADER_PROTECTED: 'set-header names a header APIM does not let policies change (Connection, Content-Length, Keep-Alive, Transfer-Encoding); the statement is ignored.',
   GH_POLICY_CHILD_REQUIRED: 'A required child element is missing.',
   GH_POLICY_CHILD_INVALID: 'A child element is not valid here, or its content is invalid.',
   GH_POLICY_TEXT_UNEXPECTED: 'Text appears where only elements are allowed.',
+  // ── cors policy ─────────────────────────────────────────────────────────
+  GH_CORS_ORIGIN_INVALID: 'An <origin> is not `*` or a URL of scheme, host and port only (APIM: "Origin must be a valid URL consisting of scheme, host, and port only").',
+  GH_CORS_WILDCARD_MIXED: '`*` appears beside other entries: an error in <allowed-origins>, a warning (redundant entries) in <allowed-methods>/<allowed-headers>.',
+  GH_CORS_WILDCARD_CREDENTIALS: '`*` in <allowed-origins> or <expose-headers> together with allow-credentials="true", which browsers treat differently from "any".',
+  GH_CORS_LIST_EMPTY: '<allowed-origins>, <allowed-methods>, <allowed-headers> or <expose-headers> has no entries.',
+  GH_CORS_MAX_AGE_INVALID: 'preflight-result-max-age is not a whole number of seconds (0 or more).',
+  GH_CORS_METHOD_INVALID: 'A <method> is empty or not a valid HTTP method token.',
+  GH_CORS_HEADER_INVALID: 'A <header> is empty or not a valid header name.',
+  GH_CORS_ALLOWED_HEADERS_MISSING: '<cors> has no <allowed-headers> (required by the current APIM docs): preflights asking for any request header will not match.',
   // ── Scopes, <base/>, fragments, named values ────────────────────────────
   GH_SCOPE_BASE_AT_GLOBAL: '<base/> appears in a global-scope document, which has no parent scope.',
   GH_SCOPE_BASE_DUPLICATE: '<base/> appears more than once in one section.',
@@ -48,6 +60,10 @@ export const ERROR_CODES = {
   GH_CONFIG_OPERATION_DUPLICATE: 'Two operations of one API have the same method and URL template.',
   GH_CONFIG_BACKEND_NOT_FOUND: 'A backend-id names a backend the folder does not define.',
   GH_CONFIG_SERVICE_URL_INVALID: 'An API\'s serviceUrl or a backend url is not an absolute http(s) URL.',
+  GH_CONFIG_REFERENCE_UNKNOWN: 'An artifact or the overlay names a version set, API, product, backend, subscription or named value the folder does not define.',
+  GH_CONFIG_API_REVISION_CONFLICT: 'Several revisions of one API are current, none is, or two folders hold the same revision.',
+  GH_CONFIG_OPERATION_NOT_FOUND: 'An operations/<name>/ folder names no operation of the API specification; its policy is not used.',
+  GH_CONFIG_NAMED_VALUE_DUPLICATE: 'Two named values share one display name, so {{name}} would be ambiguous.',
   // ── CLI ─────────────────────────────────────────────────────────────────
   GH_CLI_USAGE: 'The command line is not valid; see --help.',
   GH_CLI_NOT_FOUND: 'The API, operation or product named on the command line does not exist.',
@@ -58,12 +74,12 @@ export const ERROR_CODES = {
   GH_BACKEND_TIMEOUT: 'The backend sent no response headers within the forward-request timeout (APIM reason Timeout).',
   GH_BACKEND_CONNECTION: 'The backend could not be reached (APIM reason BackendConnectionFailure).',
   GH_BACKEND_NONE: 'The pipeline ended without a response: no forward-request ran and nothing returned a response.',
+  GH_BACKEND_ERROR_STATUS: 'The backend answered 4xx/5xx and forward-request has fail-on-error-status-code="true", so on-error runs.',
+  GH_CLIENT_ABORTED: 'The client closed the connection before the backend answered (APIM reason ClientConnectionFailure).',
+  GH_RESPONSE_HEADER_INVALID: 'A response header (or the status) could not be written (CR, LF, NUL, another control character, or an invalid name) and was dropped.',
+  GH_RESPONSE_BODY_FAILED: 'The response body stream failed after the headers were sent; the client connection was closed.',
   GH_INTERNAL: 'An unexpected failure inside gatehouse; the request got a 500 and the process kept running.',
 } as const;
-  GH_CONFIG_REFERENCE_UNKNOWN: 'An artifact or the overlay names a version set, API, product, backend, subscription or named value the folder does not define.',
-  GH_CONFIG_API_REVISION_CONFLICT: 'Several revisions of one API are current, none is, or two folders hold the same revision.',
-  GH_CONFIG_OPERATION_NOT_FOUND: 'An operations/<name>/ folder names no operation of the API specification; its policy is not used.',
-  GH_CONFIG_NAMED_VALUE_DUPLICATE: 'Two named values share one display name, so {{name}} would be ambiguous.',
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
