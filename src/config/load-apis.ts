@@ -1,4 +1,5 @@
 import type { DirEntry, Props } from './artifact.ts';
+import { overlayEntry } from './load-context.ts';
 import type { LoadContext } from './load-context.ts';
 import type { LoadedApi, LoadedOperation, PolicySource, SubscriptionKeyParameterNames } from './model.ts';
 import { readSpecification, SPECIFICATION_FILES } from './openapi.ts';
@@ -136,7 +137,7 @@ async function attachOperationPolicies(ctx: LoadContext, rel: string, ops: reado
 
 /** The overlay's serviceUrl wins (it points the folder at local services); a folder value must be http(s). */
 function serviceUrl(ctx: LoadContext, name: string, props: Props): string | null {
-  const fromOverlay = ctx.overlay.overlay.serviceUrls[name];
+  const fromOverlay = overlayEntry(ctx.overlay.overlay.serviceUrls, name);
   if (fromOverlay !== undefined) return fromOverlay;
   const url = emptyToNull(props.string('serviceUrl'));
   if (url !== null && !isHttpUrl(url)) {

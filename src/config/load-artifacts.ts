@@ -1,4 +1,4 @@
-import { requiredInfo } from './load-context.ts';
+import { overlayEntry, requiredInfo } from './load-context.ts';
 import type { LoadContext } from './load-context.ts';
 import type { LoadedBackend, LoadedFragment, LoadedNamedValue, LoadedVersionSet, VersioningScheme } from './model.ts';
 import { isHttpUrl } from './overlay-values.ts';
@@ -28,18 +28,19 @@ export async function loadNamedValues(ctx: LoadContext): Promise<LoadedNamedValu
     const displayName = props.string('displayName') ?? name;
     const secret = props.boolean('secret') ?? false;
     const keyVault = props.object('keyVault') !== null;
-    const overlay = ctx.overlay.overlay.namedValues[displayName] ?? ctx.overlay.namedValuesByName[name];
+    const overlay = overlayEntry(ctx.overlay.overlay.namedValues, displayName) ?? overlayEntry(ctx.overlay.namedValuesByName, name);
     const value = overlay ?? props.string('value');
     if (value === null && !secret && !keyVault) {
       ctx.diagnostics.report('GH_CONFIG_JSON_INVALID', { file: `${rel}/namedValueInformation.json`, line: 1, column: 1 },
         `named value '${displayName}' has no value (set namedValues.${displayName} in the overlay)`, 'warning');
     }
-    const other = byDisplayName.get(displayName);
+    // {{name}} lookups ignore case, so display names that differ only in case collide.
+    const other = byDisplayName.get(displayName.toLowerCase());
     if (other !== undefined) {
       ctx.diagnostics.report('GH_CONFIG_NAMED_VALUE_DUPLICATE', props.at('displayName'),
         `named values '${other}' and '${name}' both have display name '${displayName}'`);
     }
-    byDisplayName.set(displayName, name);
+    byDisplayName.set(displayName.toLowerCase(), name);
     out.push({ name, displayName, value, secret: secret || keyVault });
   }
   return out;
@@ -95,7 +96,7 @@ export async function loadBackends(ctx: LoadContext): Promise<LoadedBackend[]> {
     const rel = `backends/${id}`;
     const props = await requiredInfo(ctx, rel, 'backendInformation.json');
     if (props === null) continue;
-    const fromOverlay = ctx.overlay.overlay.backendUrls[id];
+    const fromOverlay = overlayEntry(ctx.overlay.overlay.backendUrls, id);
     if (fromOverlay !== undefined) {
       out.push({ id, url: fromOverlay });
       continue;

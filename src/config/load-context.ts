@@ -58,3 +58,15 @@ export async function requiredInfo(ctx: LoadContext, rel: string, file: string):
   }
   return info.properties();
 }
+
+/**
+ * An overlay entry for a folder name: exact key first, then ignoring case (APIM resource and
+ * display names are case-insensitive). Load time only; the dictionaries are small.
+ */
+export function overlayEntry<T>(dict: Readonly<Record<string, T>>, name: string): T | undefined {
+  const exact = dict[name];
+  if (exact !== undefined) return exact;
+  const lower = name.toLowerCase();
+  for (const key of Object.keys(dict)) if (key.toLowerCase() === lower) return dict[key];
+  return undefined;
+}

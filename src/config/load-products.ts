@@ -1,6 +1,6 @@
 import { isObject } from './artifact.ts';
 import type { JsonArtifact } from './artifact.ts';
-import { requiredInfo } from './load-context.ts';
+import { overlayEntry, requiredInfo } from './load-context.ts';
 import type { LoadContext } from './load-context.ts';
 import type { LoadedProduct, LoadedSubscription } from './model.ts';
 
@@ -105,7 +105,7 @@ export async function loadSubscriptions(ctx: LoadContext): Promise<LoadedSubscri
       ctx.diagnostics.report('GH_CONFIG_JSON_INVALID', props.at('state'), `state '${state}' is not one of ${[...SUBSCRIPTION_STATES].join(', ')}`);
       continue;
     }
-    const keys = ctx.overlay.overlay.subscriptionKeys[entry.name];
+    const keys = overlayEntry(ctx.overlay.overlay.subscriptionKeys, entry.name);
     subscriptions.push({
       name: entry.name,
       scope,

@@ -280,6 +280,27 @@ describe('loadConfigFolder: broken input', () => {
     assert.deepEqual(config.versionSets, [{ id: 'vq', displayName: 'vq', scheme: 'Query', headerName: null, queryName: 'api-version' }]);
   });
 
+  it('resolves references and overlay names ignoring case, and rewrites them to the defined spelling', async () => {
+    const dir = await folder({
+      'apis/echo/apiInformation.json': info({ path: 'echo', apiVersionSetId: '/apiVersionSets/ORDERS', apiVersion: 'v1' }),
+      'apis/echo/specification.yaml': SPEC,
+      'version sets/Orders/versionSetInformation.json': info({ versioningScheme: 'Segment' }),
+      'products/p/productInformation.json': info({}),
+      'products/p/apis/ECHO/productApiInformation.json': '{}',
+      'subscriptions/s/subscriptionInformation.json': info({ scope: '/products/P' }),
+      'named values/a/namedValueInformation.json': info({ displayName: 'Token', value: '1' }),
+      'named values/b/namedValueInformation.json': info({ displayName: 'TOKEN', value: '2' }),
+      'gatehouse.yaml': 'apis:\n  Echo: { serviceUrl: "http://localhost:1" }\nnamedValues:\n  token: overlay\n',
+    });
+    const { config, lines } = await load(dir);
+    assert.deepEqual(lines, ["named values/b/namedValueInformation.json:3:20 GH_CONFIG_NAMED_VALUE_DUPLICATE named values 'a' and 'b' both have display name 'TOKEN'"]);
+    assert.equal(config.apis[0]?.versionSetId, 'Orders');
+    assert.equal(config.apis[0]?.serviceUrl, 'http://localhost:1');
+    assert.deepEqual(config.products[0]?.apis, ['echo']);
+    assert.deepEqual(config.subscriptions[0]?.scope, { kind: 'product', name: 'p' });
+    assert.deepEqual(config.namedValues.map((n) => n.value), ['overlay', 'overlay']);
+  });
+
   it('reports overlay errors and overlay names that match nothing in the folder', async () => {
     const dir = await folder({
       'gatehouse.yaml': 'listen:\n  port: "x"\nnamedValues:\n  Nope: v\nbackends:\n  ghost: http://localhost:1\n',
@@ -292,7 +313,7 @@ describe('loadConfigFolder: broken input', () => {
       "gatehouse.yaml:4:9 GH_CONFIG_REFERENCE_UNKNOWN warning: the overlay sets named value 'Nope', which the folder does not define",
       "gatehouse.yaml:6:10 GH_CONFIG_REFERENCE_UNKNOWN warning: the overlay sets backend 'ghost', which the folder does not define",
       "GH_CONFIG_ARTIFACT_SKIPPED info: skipped README.md ('README.md'): gatehouse does not use this kind of artifact",
-      "GH_CONFIG_ARTIFACT_SKIPPED info: skipped APIOps configuration files ('configuration.prod.yaml'): publisher override files are read only when given as the overlay file",
+      "GH_CONFIG_ARTIFACT_SKIPPED info: skipped APIOps configuration files ('configuration.prod.yaml'): an APIOps publisher override file is read only when given with --overlay FILE",
     ]);
     assert.equal(config.overlay.file, 'gatehouse.yaml');
     assert.equal(config.overlay.listen.port, 8080);

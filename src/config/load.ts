@@ -5,7 +5,7 @@ import { ConfigReader } from './artifact.ts';
 import type { DirEntry } from './artifact.ts';
 import { loadApis } from './load-apis.ts';
 import { loadBackends, loadFragments, loadNamedValues, loadVersionSets } from './load-artifacts.ts';
-import { SkipTracker } from './load-context.ts';
+import { overlayEntry, SkipTracker } from './load-context.ts';
 import type { LoadContext, Reference } from './load-context.ts';
 import { loadProducts, loadSubscriptions } from './load-products.ts';
 import type { LoadedConfig, LoadedNamedValue } from './model.ts';
@@ -49,11 +49,14 @@ export async function loadConfigFolder(dir: string, diagnostics: DiagnosticBag, 
   const backends = await loadBackends(ctx);
   const subscriptions = await loadSubscriptions(ctx);
 
-  checkReferences(ctx, {
-    'version set': new Set(versionSets.map((v) => v.id)),
-    api: new Set(apis.map((a) => a.name)),
-    product: new Set(products.map((p) => p.name)),
-  });
+  // APIM resource names are case-insensitive: references resolve ignoring case and are rewritten
+  // to the defined spelling, so later stages can compare names exactly.
+  const names: Names = {
+    'version set': caseMap(versionSets.map((v) => v.id)),
+    api: caseMap(apis.map((a) => a.name)),
+    product: caseMap(products.map((p) => p.name)),
+  };
+  checkReferences(ctx, names);
   checkOverlayNames(ctx, namedValues, new Set(backends.map((b) => b.id)), new Set(apis.map((a) => a.name)), new Set(subscriptions.map((s) => s.name)));
   ctx.skipped.flush(diagnostics);
 
@@ -61,13 +64,13 @@ export async function loadConfigFolder(dir: string, diagnostics: DiagnosticBag, 
     root,
     layout: ctx.markers.has('v5') ? 'v5' : ctx.markers.has('v6') ? 'v6' : 'v7',
     globalPolicy,
-    apis,
-    products,
+    apis: apis.map((a) => (a.versionSetId === null ? a : { ...a, versionSetId: canonical(names, 'version set', a.versionSetId) })),
+    products: products.map((p) => ({ ...p, apis: [...new Set(p.apis.map((a) => canonical(names, 'api', a)))].sort() })),
     namedValues,
     fragments,
     versionSets,
     backends,
-    subscriptions,
+    subscriptions: subscriptions.map((s) => (s.scope.kind === 'all' || s.scope.name === null ? s : { ...s, scope: { kind: s.scope.kind, name: canonical(names, s.scope.kind, s.scope.name) } })),
     // The effective named values by display name, including ones an APIOps file set by resource name.
     overlay: { ...overlay.overlay, namedValues: effectiveOverlayValues(ctx, namedValues) },
   };
@@ -90,17 +93,30 @@ function noteRootEntries(ctx: LoadContext, entries: readonly DirEntry[]): void {
     if (USED_ROOT.has(entry.name) || entry.name.startsWith('.')) continue;
     if (entry.dir && entry.name === 'workspaces') ctx.markers.add('v6');
     if (!entry.dir && /^configuration\..+\.ya?ml$/.test(entry.name)) {
-      ctx.skipped.note('APIOps configuration files', entry.name, 'publisher override files are read only when given as the overlay file');
+      ctx.skipped.note('APIOps configuration files', entry.name, 'an APIOps publisher override file is read only when given with --overlay FILE');
     } else {
       ctx.skipped.note(entry.dir ? `${entry.name}/` : entry.name, entry.name);
     }
   }
 }
 
+/** Defined names per kind, keyed by lower case. */
+type Names = Record<Reference['kind'], ReadonlyMap<string, string>>;
+
+function caseMap(names: readonly string[]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const name of names) if (!map.has(name.toLowerCase())) map.set(name.toLowerCase(), name);
+  return map;
+}
+
+function canonical(names: Names, kind: Reference['kind'], name: string): string {
+  return names[kind].get(name.toLowerCase()) ?? name;
+}
+
 /** Every name one artifact uses for another must exist: a version set is required, links only warn. */
-function checkReferences(ctx: LoadContext, known: Record<Reference['kind'], ReadonlySet<string>>): void {
+function checkReferences(ctx: LoadContext, known: Names): void {
   for (const ref of ctx.references) {
-    if (known[ref.kind].has(ref.name)) continue;
+    if (known[ref.kind].has(ref.name.toLowerCase())) continue;
     ctx.diagnostics.report('GH_CONFIG_REFERENCE_UNKNOWN', ref.at, `${ref.from} names ${ref.kind} '${ref.name}', which the folder does not define`, ref.severity);
   }
 }
@@ -108,18 +124,19 @@ function checkReferences(ctx: LoadContext, known: Record<Reference['kind'], Read
 /** Overlay entries that name nothing in the folder are almost always typos: warn at the entry. */
 function checkOverlayNames(ctx: LoadContext, namedValues: readonly LoadedNamedValue[], backends: ReadonlySet<string>, apis: ReadonlySet<string>, subscriptions: ReadonlySet<string>): void {
   const { origins } = ctx.overlay;
-  const displayNames = new Set(namedValues.map((n) => n.displayName));
-  const resourceNames = new Set(namedValues.map((n) => n.name));
+  const lower = (names: Iterable<string>) => new Set([...names].map((n) => n.toLowerCase()));
+  const displayNames = lower(namedValues.map((n) => n.displayName));
+  const resourceNames = lower(namedValues.map((n) => n.name));
   const checks: [ReadonlyMap<string, SourceLocation>, ReadonlySet<string>, string][] = [
     [origins.namedValues, displayNames, 'named value'],
     [origins.namedValuesByName, resourceNames, 'named value'],
-    [origins.backends, backends, 'backend'],
-    [origins.apis, apis, 'API'],
-    [origins.subscriptions, subscriptions, 'subscription'],
+    [origins.backends, lower(backends), 'backend'],
+    [origins.apis, lower(apis), 'API'],
+    [origins.subscriptions, lower(subscriptions), 'subscription'],
   ];
   for (const [entries, names, what] of checks) {
     for (const [name, at] of entries) {
-      if (!names.has(name)) ctx.diagnostics.report('GH_CONFIG_REFERENCE_UNKNOWN', at, `the overlay sets ${what} '${name}', which the folder does not define`, 'warning');
+      if (!names.has(name.toLowerCase())) ctx.diagnostics.report('GH_CONFIG_REFERENCE_UNKNOWN', at, `the overlay sets ${what} '${name}', which the folder does not define`, 'warning');
     }
   }
 }
@@ -127,8 +144,8 @@ function checkOverlayNames(ctx: LoadContext, namedValues: readonly LoadedNamedVa
 function effectiveOverlayValues(ctx: LoadContext, namedValues: readonly LoadedNamedValue[]): Readonly<Record<string, string>> {
   const out = Object.assign(Object.create(null) as Record<string, string>, ctx.overlay.overlay.namedValues);
   for (const nv of namedValues) {
-    const byName = ctx.overlay.namedValuesByName[nv.name];
-    if (byName !== undefined && out[nv.displayName] === undefined) out[nv.displayName] = byName;
+    const byName = overlayEntry(ctx.overlay.namedValuesByName, nv.name);
+    if (byName !== undefined && overlayEntry(out, nv.displayName) === undefined) out[nv.displayName] = byName;
   }
   return out;
 }
