@@ -4,6 +4,7 @@
  */
 import type { SourceLocation } from '../../policy/diagnostics.ts';
 import type { PolicyHandler } from '../../pipeline/handler.ts';
+import type { CorsDecision, CorsReason, CorsReasonCode } from './decide.ts';
 
 /** What `parse` produced from one `<cors>` element. Lists are normalised and de-duplicated. */
 export interface CorsConfig {
@@ -88,8 +89,23 @@ export interface CompiledCors {
   readonly headersConfigured: boolean;
   readonly exposeHeaders: readonly string[];
   readonly maxAge: number | undefined;
-  /** Precomputed header pairs; see buildFixedPairs. */
+  /** Precomputed header pairs. */
   readonly fixed: FixedPairs;
+  /** Precomputed decisions and reason lists for actual requests (the hot path). */
+  readonly actual: ActualPrecomputed;
+}
+
+/**
+ * What an actual request's decision can reuse: the whole no-Origin decision, and every reason
+ * list, so an unmatched request allocates one decision object and a matched one three.
+ */
+export interface ActualPrecomputed {
+  readonly noOrigin: CorsDecision;
+  readonly matchedReasons: readonly CorsReason[];
+  readonly anyReasons: readonly CorsReason[];
+  readonly anyEchoReasons: readonly CorsReason[];
+  /** [0 not allowed | 1 invalid][0 terminate | 1 proceed | 2 proceed-not-get-head]. */
+  readonly unmatchedReasons: readonly (readonly (readonly CorsReason[])[])[];
 }
 
 /** Header pairs that never change per request, computed once per `<cors>`. */
@@ -143,7 +159,8 @@ export function buildCompiledCors(
     wildcardOrigin,
   });
 
-  return Object.freeze({
+  // Built unfrozen, because the precomputed reasons point back at the compiled cors; frozen below.
+  const compiled: { -readonly [K in keyof CompiledCors]: CompiledCors[K] } = {
     location: meta.location,
     scope: meta.scope,
     policyId: meta.policyId,
@@ -164,6 +181,23 @@ export function buildCompiledCors(
     exposeHeaders,
     maxAge: config.maxAge,
     fixed,
+    actual: undefined as unknown as ActualPrecomputed,
+  };
+  compiled.actual = precomputeActual(compiled);
+  return Object.freeze(compiled);
+}
+
+function precomputeActual(cors: CompiledCors): ActualPrecomputed {
+  const r = (code: CorsReasonCode): CorsReason => Object.freeze({ code, cors });
+  const list = (...reasons: CorsReason[]): readonly CorsReason[] => Object.freeze(reasons);
+  const outcomes = [r('terminate'), r('proceed'), r('proceed-not-get-head')];
+  const noOrigin: CorsDecision = { kind: 'no-cors', preflight: false, headers: VARY_ORIGIN_ONLY, decidedBy: cors, origin: undefined, reasons: list(r('origin-missing')) };
+  return Object.freeze({
+    noOrigin: Object.freeze(noOrigin),
+    matchedReasons: list(r('origin-allowed')),
+    anyReasons: list(r('origin-any')),
+    anyEchoReasons: list(r('origin-any-echoed')),
+    unmatchedReasons: Object.freeze([r('origin-not-allowed'), r('origin-invalid')].map((why) => Object.freeze(outcomes.map((o) => list(why, o))))),
   });
 }
 

@@ -114,5 +114,5 @@ export const corsPolicy = definePolicy<CorsConfig>({
 
 export type { CompiledCors, CorsConfig, CorsHandler } from './compiled.ts';
 export { isCorsHandler } from './compiled.ts';
-export { answerPreflight, applyCorsHeaders, decideCors, explainCorsDecision, isPreflight } from './decide.ts';
+export { answerPreflight, applyCorsHeaders, applyCorsToGatewayError, decideCors, explainCorsDecision, isPreflight } from './decide.ts';
 export type { CorsDecision, CorsReason, CorsReasonCode, CorsRequest, CorsResponseKind } from './decide.ts';

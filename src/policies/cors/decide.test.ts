@@ -5,7 +5,7 @@ import type { PolicyDefinition } from '../../policy/define-policy.ts';
 import type { PolicyHandler } from '../../pipeline/handler.ts';
 import { corsPolicy } from './cors.ts';
 import { isCorsHandler, type CompiledCors } from './compiled.ts';
-import { answerPreflight, applyCorsHeaders, decideCors, explainCorsDecision, isPreflight, type CorsDecision, type CorsRequest } from './decide.ts';
+import { answerPreflight, applyCorsHeaders, applyCorsToGatewayError, decideCors, explainCorsDecision, isPreflight, type CorsDecision, type CorsRequest } from './decide.ts';
 
 const def = corsPolicy as PolicyDefinition<unknown>;
 
@@ -346,6 +346,26 @@ test('answerPreflight: skips non-cors handlers, returns a 200 with an empty body
   });
   const none = answerPreflight([other], { method: 'OPTIONS', path: '/', query: '', body: null, ipAddress: '', protocol: 'http', host: '', headers: { origin: 'https://a', 'access-control-request-method': 'GET' } });
   assert.equal(none.decision.kind, 'no-cors');
+});
+
+test('applyCorsToGatewayError (compat.corsOnGatewayErrors): the first cors decorates a gateway 404/401 as an actual request', () => {
+  const [handler] = compileForTest(`\n<cors allow-credentials="true">${origins('https://app.example.com')}${headers('*')}</cors>`, def);
+  assert.ok(handler !== undefined);
+  const other: PolicyHandler = { name: 'ip-filter', location: handler.location, scope: 'global', policyId: undefined, run: () => undefined };
+  const request = (origin: string, method = 'GET') => ({ method, path: '/api/x', query: '', body: null, ipAddress: '', protocol: 'http' as const, host: 'gw', headers: { origin, 'access-control-request-method': 'PUT' } });
+  const notFound = { status: 404, body: '{"statusCode":404,"message":"Resource not found"}', headers: { 'content-type': 'application/json; charset=utf-8' } as Record<string, string> };
+  const decided = applyCorsToGatewayError([other, handler], request('https://app.example.com', 'OPTIONS'), notFound);
+  assert.equal(decided?.kind, 'actual-headers');
+  assert.deepEqual(notFound.headers, {
+    'content-type': 'application/json; charset=utf-8',
+    'access-control-allow-origin': 'https://app.example.com',
+    'access-control-allow-credentials': 'true',
+    vary: 'Origin',
+  });
+  const unauthorized = { status: 401, body: null, headers: {} as Record<string, string> };
+  assert.equal(applyCorsToGatewayError([handler], request('https://evil.example'), unauthorized)?.kind, 'no-cors');
+  assert.deepEqual(unauthorized.headers, { vary: 'Origin' });
+  assert.equal(applyCorsToGatewayError([other], request('https://app.example.com'), { status: 404, body: null, headers: {} }), undefined);
 });
 
 test('applyCorsHeaders: ours replace the backend\'s CORS headers; Vary merged without duplicates', () => {

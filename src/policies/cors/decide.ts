@@ -126,6 +126,23 @@ export function answerPreflight(corsHandlers: readonly PolicyHandler[], request:
   return { response: emptyResponse(decided.headers), decision: decided };
 }
 
+/**
+ * compat.corsOnGatewayErrors (a gatehouse extension, off by default = APIM): puts CORS headers on a
+ * response the gateway generated before any policy ran (404 no operation, 401 subscription key),
+ * as the first top-level cors would have for an actual request. Preflight-ness is ignored: the
+ * request already became an error, and a `terminate-empty-200` decision only adds its Vary (the
+ * error stays). Returns the decision for the trace; undefined when no cors applies.
+ */
+export function applyCorsToGatewayError(corsHandlers: readonly PolicyHandler[], request: GatewayRequest, response: GatewayResponse): CorsDecision | undefined {
+  for (const handler of corsHandlers) {
+    if (!isCorsHandler(handler)) continue;
+    const decided = decideActual(handler.cors, request.method, getHeaderJoined(request.headers, H.origin));
+    applyCorsHeaders(response, decided);
+    return decided;
+  }
+  return undefined;
+}
+
 /** A 200 with no body and exactly `headers` (the preflight answer and the terminate answer). */
 export function emptyResponse(headers: readonly CorsHeaderPair[]): GatewayResponse {
   const map: HeaderMap = {};
@@ -142,9 +159,9 @@ export function emptyResponse(headers: readonly CorsHeaderPair[]): GatewayRespon
 export function applyCorsHeaders(response: GatewayResponse, decided: CorsDecision): void {
   const headers = response.headers;
   if (decided.kind === 'actual-headers') {
-    delete headers[H.allowOrigin];
-    delete headers[H.allowCredentials];
-    delete headers[H.exposeHeaders];
+    // ACAO is always ours and overwritten below; the optional two go if we do not send them.
+    if (headers[H.allowCredentials] !== undefined) delete headers[H.allowCredentials];
+    if (headers[H.exposeHeaders] !== undefined) delete headers[H.exposeHeaders];
   }
   for (const [name, value] of decided.headers) {
     if (name === H.vary) appendVary(headers, value);
@@ -154,34 +171,6 @@ export function applyCorsHeaders(response: GatewayResponse, decided: CorsDecisio
 
 // ── Actual (non-preflight) requests: the hot path ─────────────────────────────────────────────
 
-/** Precomputed decisions and reason lists per CompiledCors, so unmatched requests allocate one object. */
-interface ActualCache {
-  readonly noOrigin: CorsDecision;
-  readonly matchedReasons: readonly CorsReason[];
-  readonly anyReasons: readonly CorsReason[];
-  readonly anyEchoReasons: readonly CorsReason[];
-  /** [invalid?][outcome]: outcome 0 terminate, 1 proceed, 2 proceed-not-get-head. */
-  readonly unmatchedReasons: readonly (readonly (readonly CorsReason[])[])[];
-}
-const actualCaches = new WeakMap<CompiledCors, ActualCache>();
-
-function actualCache(cors: CompiledCors): ActualCache {
-  let cache = actualCaches.get(cors);
-  if (cache !== undefined) return cache;
-  const r = (code: CorsReasonCode): CorsReason => Object.freeze({ code, cors });
-  const list = (...reasons: CorsReason[]): readonly CorsReason[] => Object.freeze(reasons);
-  const outcomes = [r('terminate'), r('proceed'), r('proceed-not-get-head')];
-  cache = Object.freeze({
-    noOrigin: Object.freeze(decision('no-cors', false, VARY_ORIGIN_ONLY, cors, undefined, list(r('origin-missing')))),
-    matchedReasons: list(r('origin-allowed')),
-    anyReasons: list(r('origin-any')),
-    anyEchoReasons: list(r('origin-any-echoed')),
-    unmatchedReasons: [r('origin-not-allowed'), r('origin-invalid')].map((why) => outcomes.map((o) => list(why, o))),
-  });
-  actualCaches.set(cors, cache);
-  return cache;
-}
-
 /**
  * One cors deciding an actual (non-preflight) request. Only the Origin matters here (the method was
  * the preflight's business; §1.7 [I]). Allocations: none without Origin, one object when unmatched,
@@ -189,7 +178,7 @@ function actualCache(cors: CompiledCors): ActualCache {
  * origin is per request. Everything else is precomputed.
  */
 export function decideActual(cors: CompiledCors, method: string, origin: string | undefined): CorsDecision {
-  const cache = actualCache(cors);
+  const cache = cors.actual;
   if (origin === undefined) return cache.noOrigin;
   const match = matchOrigin(cors, origin);
   if (match === ORIGIN_ANY) return decision('actual-headers', false, cors.fixed.actualWildcard, cors, origin, cache.anyReasons);
