@@ -36,6 +36,8 @@ export interface CompiledApi {
   readonly operations: readonly CompiledOperation[];
   /** Products (by name) that include this API. */
   readonly products: readonly string[];
+  /** The published product that includes this API and needs no subscription ("open product"), if any. */
+  readonly openProduct: string | null;
 }
 
 export interface CompiledConfig {
@@ -115,7 +117,9 @@ export function compileConfig(config: LoadedConfig, options: CompileConfigOption
       });
       return { loaded: operation, runtime: runtimeOperation, pipelines };
     });
-    apis.push({ loaded: api, runtime, apiPipelines, operations, products });
+    // APIM: "An API can be associated with at most one open product" (api-management-subscriptions).
+    const openProduct = config.products.find((p) => p.apis.includes(api.name) && !p.subscriptionRequired && p.state === 'published')?.name ?? null;
+    apis.push({ loaded: api, runtime, apiPipelines, operations, products, openProduct });
   }
   const globalPipeline = compiler.compile(compose({ global, levels: [] }, defaultGlobal));
   return { apis, global, globalPipeline };

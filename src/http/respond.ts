@@ -8,6 +8,9 @@ import { pipeline } from 'node:stream/promises';
 import type { Body, GatewayResponse } from '../pipeline/context.ts';
 import { hasForbiddenHeaderChars } from '../pipeline/headers.ts';
 import { isHopByHop, isValidHeaderName, isWritableHeaderValue } from './headers.ts';
+import { discardBody } from '../pipeline/body.ts';
+
+export { discardBody };
 
 /** Why a header or the status line was changed on the way out. */
 export interface ResponseIssue {
@@ -137,28 +140,4 @@ function errorCode(err: unknown): string {
 // Names are reported for logs; keep them printable and short.
 function safeName(name: string): string {
   return name.replace(/[^\x21-\x7e]/g, '?').slice(0, 64);
-}
-
-/**
- * Releases a body that will not be sent (HEAD, 204, a response replaced by on-error). Streams from
- * undici are dumped (read to a small cap, so the connection can be reused) or destroyed; other
- * async iterables are closed. Never throws.
- */
-export function discardBody(body: Body): void {
-  if (body === null || typeof body === 'string' || body instanceof Uint8Array) return;
-  const b = body as { dump?: () => Promise<void>; destroy?: () => void };
-  try {
-    if (typeof b.dump === 'function') {
-      b.dump().catch(noop);
-      return;
-    }
-    if (typeof b.destroy === 'function') {
-      b.destroy();
-      return;
-    }
-    const it = body[Symbol.asyncIterator]();
-    if (typeof it.return === 'function') it.return().catch(noop);
-  } catch {
-    // Releasing is best effort; the body is gone either way.
-  }
 }

@@ -1,4 +1,5 @@
 import type { SectionName } from '../policy/define-policy.ts';
+import { discardBody } from './body.ts';
 import { PolicyFailure, type GatewayContext, type GatewayResponse, type LastError } from './context.ts';
 import type { PolicyHandler } from './handler.ts';
 import type { CompiledPipeline } from './pipeline.ts';
@@ -56,11 +57,16 @@ class StepFailure {
  * (status from the failure, APIM-shaped JSON body) is in place first, so on-error policies can
  * change it (set-header, set-status) or replace it (return-response).
  */
-export async function runOnError(pipeline: CompiledPipeline, ctx: GatewayContext, lastError: LastError, cause: unknown): Promise<void> {
+export async function runOnError(pipeline: CompiledPipeline, ctx: GatewayContext, lastError: LastError, cause: unknown, defaultResponse?: GatewayResponse): Promise<void> {
   ctx.lastError = lastError;
-  const status = cause instanceof PolicyFailure ? cause.statusCode : 500;
-  const message = cause instanceof PolicyFailure ? cause.message : 'Internal server error';
-  ctx.response = jsonError(status, message);
+  // A backend response being replaced still holds its connection until its body is released.
+  if (ctx.response !== null) discardBody(ctx.response.body);
+  if (defaultResponse !== undefined) ctx.response = defaultResponse;
+  else {
+    const status = cause instanceof PolicyFailure ? cause.statusCode : 500;
+    const message = cause instanceof PolicyFailure ? cause.message : 'Internal server error';
+    ctx.response = jsonError(status, message);
+  }
   if (pipeline.onError.length === 0) return;
   ctx.section = 'on-error';
   try {
@@ -85,7 +91,8 @@ function toLastError(err: unknown, handler: PolicyHandler | null, section: Secti
   };
 }
 
-function finish(ctx: GatewayContext): GatewayResponse {
+/** Applies the response decorators and returns the final response. */
+export function finish(ctx: GatewayContext): GatewayResponse {
   const response = ctx.response ?? emptyResponse(200);
   ctx.response = response;
   const decorators = ctx.responseDecorators;

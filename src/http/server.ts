@@ -1,0 +1,97 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { GatewayRequest, GatewayResponse } from '../pipeline/context.ts';
+import { internalError, requestTooLarge } from './errors.ts';
+import { isRequestTooLarge, readGatewayRequest, type RequestReadOptions } from './request.ts';
+import { writeResponse } from './respond.ts';
+
+/** The data plane as the server sees it: request in, response out. */
+export type RequestHandler = (request: GatewayRequest, requestId: string) => Promise<GatewayResponse>;
+
+export interface ServerOptions {
+  readonly maxHeaderBytes: number;
+  readonly read: RequestReadOptions;
+  readonly logger: Logger;
+  /** Whole-request timeout (node's requestTimeout), ms; bounds slow clients. */
+  readonly requestTimeoutMs?: number;
+}
+
+/**
+ * node:http adapter: socket → GatewayRequest → handler → response written with backpressure.
+ * Nothing a client sends can crash the process: every failure becomes a logged 4xx/5xx.
+ */
+export function createGatewayServer(handler: RequestHandler, options: ServerOptions): Server {
+  let sequence = 0;
+  const prefix = `${process.pid.toString(36)}-${Date.now().toString(36)}`;
+  const server = createServer(
+    {
+      maxHeaderSize: options.maxHeaderBytes,
+      requestTimeout: options.requestTimeoutMs ?? 300_000,
+      headersTimeout: 60_000,
+      // Header values with CR/LF never reach us: node's parser refuses them (400) before this code runs.
+    },
+    (req, res) => {
+      const requestId = `${prefix}-${(++sequence).toString(36)}`;
+      void serve(req, res, requestId, handler, options);
+    },
+  );
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Malformed requests (bad headers, CR/LF injection, oversized headers): answer like node would, log, move on.
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    options.logger.debug({ code: err.code }, 'client error');
+    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  });
+  return server;
+}
+
+async function serve(req: IncomingMessage, res: ServerResponse, requestId: string, handler: RequestHandler, options: ServerOptions): Promise<void> {
+  const started = performance.now();
+  let response: GatewayResponse;
+  const request = readGatewayRequest(req, options.read);
+  if (request instanceof Error) {
+    response = requestTooLarge();
+  } else {
+    try {
+      response = await handler(request, requestId);
+    } catch (err) {
+      if (isRequestTooLarge(err)) response = requestTooLarge();
+      else {
+        options.logger.error({ err, requestId }, 'GH_INTERNAL unexpected failure while handling a request');
+        response = internalError(requestId);
+      }
+    }
+  }
+  const result = await writeResponse(res, response, {
+    method: req.method ?? 'GET',
+    onIssue: (issue) => options.logger.warn({ requestId, ...issue }, issue.message),
+  }).catch((err: unknown) => {
+    options.logger.error({ err, requestId }, 'GH_INTERNAL failed to write a response');
+    res.destroy();
+    return 'failed' as const;
+  });
+  if (options.logger.isLevelEnabled('debug')) {
+    options.logger.debug({ requestId, method: req.method, url: req.url, status: response.status, result, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request');
+  }
+}
+
+/** Listens and resolves with the bound address (port 0 picks a free port). */
+export function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+/** Stops accepting, ends idle keep-alive connections, resolves when every request has finished. */
+export function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
