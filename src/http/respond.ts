@@ -5,7 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import type { Body, GatewayResponse } from '../pipeline/context.ts';
+import type { GatewayResponse } from '../pipeline/context.ts';
 import { hasForbiddenHeaderChars } from '../pipeline/headers.ts';
 import { isHopByHop, isValidHeaderName, isWritableHeaderValue } from './headers.ts';
 import { discardBody } from '../pipeline/body.ts';
