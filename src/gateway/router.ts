@@ -23,17 +23,20 @@ export function buildRouter(config: LoadedConfig, compiled: CompiledConfig, diag
     };
   });
   const router = new Router(entries);
-  for (const problem of router.problems) reportProblem(problem, compiled, diagnostics);
+  for (const problem of router.problems) if (!REPORTED_BY_LOADER.has(problem.kind)) reportProblem(problem, compiled, diagnostics);
   return router;
 }
+
+// Revision conflicts are already reported by the loader (GH_CONFIG_API_REVISION_CONFLICT, with the file).
+const REPORTED_BY_LOADER = new Set<RouteProblem['kind']>(['revision-duplicate', 'revision-current-duplicate', 'revision-no-current']);
 
 const CODES: Record<RouteProblem['kind'], ErrorCode> = {
   'template-invalid': 'GH_CONFIG_SPEC_INVALID',
   'operation-duplicate': 'GH_CONFIG_OPERATION_DUPLICATE',
   'api-path-duplicate': 'GH_CONFIG_API_PATH_DUPLICATE',
-  'revision-duplicate': 'GH_CONFIG_API_PATH_DUPLICATE',
-  'revision-current-duplicate': 'GH_CONFIG_API_PATH_DUPLICATE',
-  'revision-no-current': 'GH_CONFIG_API_PATH_DUPLICATE',
+  'revision-duplicate': 'GH_CONFIG_API_REVISION_CONFLICT',
+  'revision-current-duplicate': 'GH_CONFIG_API_REVISION_CONFLICT',
+  'revision-no-current': 'GH_CONFIG_API_REVISION_CONFLICT',
   'version-duplicate': 'GH_CONFIG_API_PATH_DUPLICATE',
   'version-set-mismatch': 'GH_CONFIG_API_PATH_DUPLICATE',
   'path-invalid': 'GH_CONFIG_JSON_INVALID',
