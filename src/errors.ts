@@ -69,11 +69,10 @@ export const ERROR_CODES = {
   GH_CLI_NOT_FOUND: 'The API, operation or product named on the command line does not exist.',
   // ── Request time ────────────────────────────────────────────────────────
   GH_ROUTE_NOT_FOUND: 'No API or operation matches the request (APIM: configuration / OperationNotFound, 404).',
-  GH_REQUEST_HEADER_INVALID: 'A header value contains CR, LF or NUL and was refused.',
+  GH_REQUEST_HEADER_INVALID: 'The request was malformed (a header value with CR, LF or NUL, a bad header name, headers over the size limit) and was refused with 400/431 before any policy ran.',
   GH_REQUEST_TOO_LARGE: 'The request headers or body exceed the configured limit.',
   GH_BACKEND_TIMEOUT: 'The backend sent no response headers within the forward-request timeout (APIM reason Timeout).',
   GH_BACKEND_CONNECTION: 'The backend could not be reached (APIM reason BackendConnectionFailure).',
-  GH_BACKEND_NONE: 'The pipeline ended without a response: no forward-request ran and nothing returned a response.',
   GH_BACKEND_ERROR_STATUS: 'The backend answered 4xx/5xx and forward-request has fail-on-error-status-code="true", so on-error runs.',
   GH_CLIENT_ABORTED: 'The client closed the connection before the backend answered (APIM reason ClientConnectionFailure).',
   GH_RESPONSE_HEADER_INVALID: 'A response header (or the status) could not be written (CR, LF, NUL, another control character, or an invalid name) and was dropped.',

@@ -40,7 +40,7 @@ export function createGatewayServer(handler: RequestHandler, options: ServerOpti
     // Malformed requests (bad headers, CR/LF injection, oversized headers): answer like node would, log, move on.
     if (!socket.writable) return socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    options.logger.debug({ code: err.code }, 'client error');
+    options.logger.debug({ code: 'GH_REQUEST_HEADER_INVALID', parserCode: err.code }, 'malformed request refused');
     socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
   return server;

@@ -50,6 +50,11 @@ function parseStatement(
   scopeLabel: string,
   env: ParseEnv,
 ): ParsedStatement | undefined {
+  if (element.name === 'base') {
+    // Top-level <base/> markers never reach here (scopes.ts handles them); this one is nested.
+    env.diagnostics.report('GH_SCOPE_BASE_NESTED', element, '<base/> must be a direct child of a section; inside another policy it has no meaning', 'error', env.scopePath);
+    return undefined;
+  }
   const definition = env.registry.get(element.name);
   if (definition === undefined) {
     const known = apimPolicyInfo(element.name);
