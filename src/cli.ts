@@ -1,3 +1,4 @@
+import { isAbsolute, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatDiagnostic, type Diagnostic } from './policy/diagnostics.ts';
 
@@ -99,8 +100,25 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   return 2;
 }
 
-function printDiagnostics(io: CliIo, diagnostics: readonly Diagnostic[]): void {
-  for (const d of diagnostics) io.err(formatDiagnostic(d));
+/**
+ * Diagnostics name files relative to the config folder; the CLI prints them relative to the
+ * working directory so they can be opened as printed, sorted by file and position.
+ */
+export function displayDiagnostics(diagnostics: readonly Diagnostic[], configDir: string | undefined): string[] {
+  const located = diagnostics.map((d) =>
+    d.location && configDir && !isAbsolute(d.location.file) && !d.location.file.startsWith('(')
+      ? { ...d, location: { ...d.location, file: relative(process.cwd(), join(configDir, d.location.file)) || d.location.file } }
+      : d,
+  );
+  const key = (d: Diagnostic) => (d.location ? `${d.location.file}\0${String(d.location.line).padStart(8, '0')}\0${String(d.location.column).padStart(8, '0')}` : '');
+  return located
+    .map((d, i) => ({ d, i }))
+    .sort((a, b) => (key(a.d) < key(b.d) ? -1 : key(a.d) > key(b.d) ? 1 : a.i - b.i))
+    .map(({ d }) => formatDiagnostic(d));
+}
+
+function printDiagnostics(print: (text: string) => void, diagnostics: readonly Diagnostic[], configDir: string | undefined): void {
+  for (const line of displayDiagnostics(diagnostics, configDir)) print(line);
 }
 
 function summary(diagnostics: readonly Diagnostic[]): string {
@@ -115,7 +133,7 @@ async function runValidate(io: CliIo, config: string | undefined, overlay: strin
   }
   const { loadGatewayConfig } = await import('./gateway.ts');
   const loaded = await loadGatewayConfig({ configDir: config, overlayFile: overlay });
-  printDiagnostics(io, loaded.diagnostics);
+  printDiagnostics(io.out, loaded.diagnostics, config);
   const hasErrors = loaded.diagnostics.some((d) => d.severity === 'error');
   io.out(`${hasErrors ? 'invalid' : 'valid'}: ${config} (${summary(loaded.diagnostics)}; ${loaded.config?.apis.length ?? 0} API(s))`);
   return hasErrors ? 1 : 0;
@@ -134,7 +152,7 @@ async function runEffectivePolicy(
   const loaded = await loadGatewayConfig({ configDir: args.config, overlayFile: args.overlay });
   const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0 || loaded.compiled === undefined) {
-    printDiagnostics(io, errors);
+    printDiagnostics(io.err, errors, args.config);
     io.err(`the folder has ${errors.length} error(s); run 'gatehouse validate --config ${args.config}'`);
     return 1;
   }

@@ -1,10 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import type { CliIo } from './cli.ts';
+import { displayDiagnostics, type CliIo } from './cli.ts';
 import { startDemoBackend, type DemoBackend } from './demo/backends.ts';
 import { startSpaServer, type SpaServer } from './demo/spa-server.ts';
 import { createGateway, type Gateway } from './gateway.ts';
-import { ConfigError, formatDiagnostic } from './policy/diagnostics.ts';
+import { ConfigError } from './policy/diagnostics.ts';
 
 /** Where the built-in demo's APIOps folder is, from src/ or dist/ alike. */
 export const DEMO_CONFIG_DIR = fileURLToPath(new URL('../demo/apiops', import.meta.url));
@@ -34,7 +34,7 @@ export async function startGatehouse(io: CliIo, options: StartOptions): Promise<
     started = await startServices(io, options);
   } catch (err) {
     if (err instanceof ConfigError) {
-      for (const d of err.diagnostics) io.err(formatDiagnostic(d));
+      for (const line of displayDiagnostics(err.diagnostics, options.configDir)) io.err(line);
       io.err(`gatehouse: refusing to start: ${err.diagnostics.filter((d) => d.severity === 'error').length} error(s) in ${options.configDir ?? 'the demo'}`);
       return 1;
     }
@@ -86,7 +86,7 @@ export async function startServices(io: CliIo, options: StartOptions): Promise<S
   }
 
   const warnings = gateway.snapshot.diagnostics.filter((d) => d.severity === 'warning');
-  for (const w of warnings) io.err(formatDiagnostic(w));
+  for (const line of displayDiagnostics(warnings, options.configDir)) io.err(line);
   io.out(`gatehouse: serving ${config.apis.length} API(s) from ${demo ? 'the built-in demo' : config.root} on ${gateway.url}`);
   for (const api of gateway.snapshot.compiled.apis) {
     const ops = api.operations.map((o) => `${o.runtime.method} ${o.runtime.urlTemplate}`).join(', ');
