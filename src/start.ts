@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { displayDiagnostics, type CliIo } from './cli.ts';
@@ -81,8 +82,23 @@ export async function startServices(io: CliIo, options: StartOptions): Promise<S
   let other: SpaServer | null = null;
   if (demo) {
     const ports = options.demoPorts ?? { app: 3000, other: 3001 };
-    other = await startSpaServer({ port: ports.other, host: '127.0.0.1', hostname: '127.0.0.1', gatewayUrl: browserUrl, role: 'other' });
-    spa = await startSpaServer({ port: ports.app, host: '127.0.0.1', hostname: 'localhost', gatewayUrl: browserUrl, role: 'app' });
+    try {
+      // The second origin first: the app page embeds it, so it must know its URL (port 0 → ephemeral).
+      other = await startSpaServer({ port: ports.other, host: '127.0.0.1', hostname: '127.0.0.1', gatewayUrl: browserUrl, role: 'other' });
+      spa = await startSpaServer({
+        port: ports.app,
+        host: '127.0.0.1',
+        hostname: 'localhost',
+        gatewayUrl: browserUrl,
+        role: 'app',
+        otherUrl: other.url,
+        policyFile: join(DEMO_CONFIG_DIR, 'apis', 'telemetry', 'policy.xml'),
+      });
+    } catch (err) {
+      // A taken port (3000/3001) must not leave the gateway and backends running.
+      await Promise.all([gateway.close(), other?.close(), ...backends.map((b) => b.close())]);
+      throw err;
+    }
   }
 
   const warnings = gateway.snapshot.diagnostics.filter((d) => d.severity === 'warning');
@@ -95,7 +111,7 @@ export async function startServices(io: CliIo, options: StartOptions): Promise<S
   io.out(`  cors terminate-unmatched-request default: ${config.overlay.compat.corsTerminateUnmatchedDefault} (compat.corsTerminateUnmatchedDefault)`);
   io.out(`  CORS on gateway errors (gatehouse extension): ${config.overlay.compat.corsOnGatewayErrors ? 'on' : 'off'}`);
   if (spa && other) {
-    io.out(`demo SPA: ${spa.url}/?other=${encodeURIComponent(other.url)}  (open it in a browser; the second origin is ${other.url})`);
+    io.out(`demo SPA: ${spa.url}/  (open it in a browser; the second, disallowed origin is ${other.url})`);
   }
   return {
     gateway,
