@@ -1,6 +1,7 @@
 import { isAbsolute, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatDiagnostic, type Diagnostic } from './policy/diagnostics.ts';
+import type { ClusterOptions } from './cluster.ts';
+import { ConfigError, formatDiagnostic, type Diagnostic } from './policy/diagnostics.ts';
 
 /**
  * The `gatehouse` command line. `main` returns the exit code; `start` resolves only when the
@@ -10,7 +11,7 @@ import { formatDiagnostic, type Diagnostic } from './policy/diagnostics.ts';
 const USAGE = `gatehouse — run Azure API Management policy documents locally
 
 Usage:
-  gatehouse start [--config DIR] [--overlay FILE] [--port N] [--host H]
+  gatehouse start [--config DIR] [--overlay FILE] [--port N] [--host H] [--workers N]
   gatehouse validate --config DIR [--overlay FILE]
   gatehouse effective-policy --config DIR --api NAME [--operation NAME] [--product NAME]
   gatehouse <command> --help
@@ -19,7 +20,7 @@ Without --config, start runs the built-in demo (an SPA and the telemetry/audit A
 
 const COMMANDS: Record<string, { usage: string; options: Record<string, { type: 'string' | 'boolean'; short?: string }> }> = {
   start: {
-    usage: `gatehouse start [--config DIR] [--overlay FILE] [--port N] [--host H]
+    usage: `gatehouse start [--config DIR] [--overlay FILE] [--port N] [--host H] [--workers N]
 
 Loads an APIOps artifacts folder, compiles every policy, and serves the APIs.
   --config DIR     the APIOps folder (default: the built-in demo, which also starts its
@@ -27,8 +28,10 @@ Loads an APIOps artifacts folder, compiles every policy, and serves the APIs.
   --overlay FILE   gatehouse overlay (default: DIR/gatehouse.yaml when present)
   --port N         listen port (default: overlay listen.port, else 8080)
   --host H         listen address (default: overlay listen.host, else 127.0.0.1)
+  --workers N      serve with N processes sharing the port (node:cluster); default: one per
+                   core when NODE_ENV=production, else 1. The built-in demo always uses 1.
 Refuses to start, listing every problem, when the folder has errors.`,
-    options: { config: { type: 'string' }, overlay: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string' }, overlay: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, workers: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   },
   validate: {
     usage: `gatehouse validate --config DIR [--overlay FILE]
@@ -87,7 +90,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   try {
     switch (command) {
       case 'start':
-        return await runStart(io, { config: str('config'), overlay: str('overlay'), port: str('port'), host: str('host') }, spec.usage);
+        return await runStart(io, { config: str('config'), overlay: str('overlay'), port: str('port'), host: str('host'), workers: str('workers') }, spec.usage);
       case 'validate':
         return await runValidate(io, str('config'), str('overlay'), spec.usage);
       case 'effective-policy':
@@ -167,9 +170,17 @@ async function runEffectivePolicy(
 
 async function runStart(
   io: CliIo,
-  args: { config?: string | undefined; overlay?: string | undefined; port?: string | undefined; host?: string | undefined },
+  args: { config?: string | undefined; overlay?: string | undefined; port?: string | undefined; host?: string | undefined; workers?: string | undefined },
   usage: string,
 ): Promise<number> {
+  let workers: number | undefined;
+  if (args.workers !== undefined) {
+    workers = Number(args.workers);
+    if (!/^\d+$/.test(args.workers) || workers < 1 || workers > 256) {
+      io.err(`GH_CLI_USAGE --workers must be an integer from 1 to 256, got '${args.workers}'\n\n${usage}`);
+      return 2;
+    }
+  }
   let port: number | undefined;
   if (args.port !== undefined) {
     port = Number(args.port);
@@ -178,6 +189,32 @@ async function runStart(
       return 2;
     }
   }
+  if (args.config !== undefined) {
+    const { defaultWorkers, startCluster } = await import('./cluster.ts');
+    workers ??= defaultWorkers();
+    if (workers > 1) return runCluster(io, startCluster, { configDir: args.config, overlayFile: args.overlay, port, host: args.host, workers });
+  } else if (workers !== undefined && workers > 1) {
+    io.err('gatehouse: the built-in demo runs in one process; --workers applies with --config');
+  }
   const { startGatehouse } = await import('./start.ts');
   return startGatehouse(io, { configDir: args.config, overlayFile: args.overlay, port, host: args.host });
+}
+
+/** `start --workers N` (N > 1): the node:cluster primary; failures are reported like a single process's. */
+async function runCluster(io: CliIo, startCluster: (io: CliIo, options: ClusterOptions) => Promise<number>, options: ClusterOptions): Promise<number> {
+  try {
+    return await startCluster(io, options);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const line of displayDiagnostics(err.diagnostics, options.configDir)) io.err(line);
+      io.err(`gatehouse: refusing to start: ${err.diagnostics.filter((d) => d.severity === 'error').length} error(s) in ${options.configDir}`);
+      return 1;
+    }
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') {
+      io.err(`gatehouse: cannot listen: ${e.message}; choose another port with --port`);
+      return 1;
+    }
+    throw err;
+  }
 }
