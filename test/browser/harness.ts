@@ -222,6 +222,8 @@ export interface InlineApi {
   /** API-scope policy document (full `<policies>` XML). */
   readonly policy?: string;
   readonly operations: readonly InlineOperation[];
+  /** Backend URL; default `${backend.url}/<name>` (the recording backend). */
+  readonly serviceUrl?: string;
 }
 
 export interface InlineFolder {
@@ -338,7 +340,7 @@ export interface TestGateway {
 
 /**
  * Writes `folder` into a temp dir and serves it on 127.0.0.1:0, each API's backend pointing at
- * `${backend.url}/<api name>`. The gateway's own debug log (one 'request' line per answered
+ * `${backend.url}/<api name>` unless the API names its own. The gateway's own debug log (one 'request' line per answered
  * request, written by src/http/server.ts) is what counts preflights: they never reach a backend.
  */
 export async function startGatewayOver(folder: InlineFolder, backend: RecordingBackend): Promise<TestGateway> {
@@ -357,7 +359,7 @@ export async function startGatewayOver(folder: InlineFolder, backend: RecordingB
       port: 0,
       host: '127.0.0.1',
       logger: pino({ level: 'debug' }, sink),
-      serviceUrls: Object.fromEntries(folder.apis.map((api) => [api.name, `${backend.url}/${api.name}`])),
+      serviceUrls: Object.fromEntries(folder.apis.map((api) => [api.name, api.serviceUrl ?? `${backend.url}/${api.name}`])),
     });
     return {
       gateway,
