@@ -22,7 +22,6 @@ const BAD: ReadonlyArray<{ name: string; xml: string; scope?: ScopeKind; expect:
   { name: 'the 2017 doubled <cross-domain>', xml: '\n<cross-domain>\n  <cross-domain>\n    <allow-access-from domain="*"/>\n  </cross-domain>\n</cross-domain>', expect: [['GH_POLICY_CHILD_INVALID', 3, 3]] },
   { name: 'policy elements without <cross-domain-policy>', xml: '\n<cross-domain>\n  <allow-access-from domain="*"/>\n</cross-domain>', expect: [['GH_POLICY_CHILD_INVALID', 3, 3]] },
   { name: 'two <cross-domain-policy>', xml: '\n<cross-domain>\n  <cross-domain-policy/>\n  <cross-domain-policy/>\n</cross-domain>', expect: [['GH_POLICY_CHILD_INVALID', 4, 3]] },
-  { name: 'text in <cross-domain>', xml: '\n<cross-domain>\n  hello\n  <cross-domain-policy/>\n</cross-domain>', expect: [['GH_POLICY_TEXT_UNEXPECTED', 3, 3]] },
   { name: 'unknown element', xml: wrap('    <allow-everything domain="*"/>'), expect: [['GH_POLICY_CHILD_INVALID', 4, 5]] },
   { name: 'policy-file-request (socket only)', xml: wrap('    <policy-file-request/>'), expect: [['GH_POLICY_CHILD_INVALID', 4, 5]] },
   { name: 'domain missing', xml: wrap('    <allow-access-from secure="false"/>'), expect: [['GH_POLICY_ATTR_REQUIRED', 4, 5]] },
@@ -42,7 +41,6 @@ const BAD: ReadonlyArray<{ name: string; xml: string; scope?: ScopeKind; expect:
   { name: 'headers with an inner wildcard', xml: wrap('    <allow-http-request-headers-from domain="*" headers="X-*-Foo"/>'), expect: [['GH_POLICY_ATTR_INVALID', 4, 58]] },
   { name: 'headers with an empty item', xml: wrap('    <allow-http-request-headers-from domain="*" headers="A,,B"/>'), expect: [['GH_POLICY_ATTR_INVALID', 4, 58]] },
   { name: 'child in an empty element', xml: wrap('    <allow-access-from domain="*"><x/></allow-access-from>'), expect: [['GH_POLICY_CHILD_INVALID', 4, 35]] },
-  { name: 'text in an empty element', xml: wrap('    <allow-access-from domain="*">yes</allow-access-from>'), expect: [['GH_POLICY_TEXT_UNEXPECTED', 4, 35]] },
   { name: 'identity without signatory', xml: wrap('    <allow-access-from-identity/>'), expect: [['GH_POLICY_CHILD_REQUIRED', 4, 5]] },
   { name: 'identity without certificate', xml: wrap('    <allow-access-from-identity><signatory/></allow-access-from-identity>'), expect: [['GH_POLICY_CHILD_REQUIRED', 4, 33]] },
   {
@@ -116,6 +114,15 @@ test('parse: unknown attributes inside the file are warnings with positions, and
   assert.deepEqual(result.diagnostics.map((d) => [d.code, d.severity, d.location?.line, d.location?.column]), [
     ['GH_POLICY_ATTR_UNKNOWN', 'warning', 4, 35],
     ['GH_POLICY_ATTR_UNKNOWN', 'warning', 4, 42],
+  ]);
+  assert.deepEqual(result.config?.allowAccessFrom, [{ domain: '*', toPorts: undefined, secure: undefined }]);
+});
+
+test('parse: stray text is a warning with its position and is not served', () => {
+  const result = parse('\n<cross-domain>\n  hello\n  <cross-domain-policy>\n    <allow-access-from domain="*">yes</allow-access-from>\n  </cross-domain-policy>\n</cross-domain>');
+  assert.deepEqual(result.diagnostics.map((d) => [d.code, d.severity, d.location?.line, d.location?.column]), [
+    ['GH_POLICY_TEXT_UNEXPECTED', 'warning', 3, 3],
+    ['GH_POLICY_TEXT_UNEXPECTED', 'warning', 5, 35],
   ]);
   assert.deepEqual(result.config?.allowAccessFrom, [{ domain: '*', toPorts: undefined, secure: undefined }]);
 });

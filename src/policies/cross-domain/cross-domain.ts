@@ -389,10 +389,12 @@ function emptyElement(element: PolicyElement, ctx: ParseContext, attributes: rea
   return ok;
 }
 
+/** Stray text: a warning (the house rule); it is not served. Always true: it never fails the parse. */
 function noText(element: PolicyElement, ctx: ParseContext): boolean {
-  if (element.text.trim() === '') return true;
-  ctx.report('GH_POLICY_TEXT_UNEXPECTED', element.textLocation ?? element, `<${element.name}> holds only elements, not text`);
-  return false;
+  if (element.text.trim() !== '') {
+    ctx.report('GH_POLICY_TEXT_UNEXPECTED', element.textLocation ?? element, `<${element.name}> holds only elements, not text; the text is ignored and not served`, 'warning');
+  }
+  return true;
 }
 
 /**

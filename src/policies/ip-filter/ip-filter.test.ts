@@ -22,7 +22,6 @@ interface BadCase {
 const BAD: readonly BadCase[] = [
   { name: 'action missing', xml: '\n<ip-filter>\n  <address>1.2.3.4</address>\n</ip-filter>', expect: [['GH_POLICY_ATTR_REQUIRED', 2, 1, "'action'"]] },
   { name: 'action unknown', xml: '\n<ip-filter action="deny">\n  <address>1.2.3.4</address>\n</ip-filter>', expect: [['GH_POLICY_ATTR_INVALID', 2, 20, '"allow" or "forbid"']] },
-  { name: 'action upper-case', xml: '\n<ip-filter action="Allow">\n  <address>1.2.3.4</address>\n</ip-filter>', expect: [['GH_POLICY_ATTR_INVALID', 2, 20]] },
   { name: 'action is an expression', xml: '\n<ip-filter action="@(context.Variables["a"])">\n  <address>1.2.3.4</address>\n</ip-filter>', expect: [['GH_POLICY_EXPRESSION_UNSUPPORTED', 2, 20]] },
   { name: 'three-part IPv4', xml: '\n<ip-filter action="allow">\n  <address>1.2.3</address>\n</ip-filter>', expect: [['GH_POLICY_CHILD_INVALID', 3, 12, 'not an IPv4 or IPv6 address']] },
   { name: 'CIDR in <address>', xml: '\n<ip-filter action="allow">\n  <address>10.0.0.0/24</address>\n</ip-filter>', expect: [['GH_POLICY_CHILD_INVALID', 3, 12, 'CIDR']] },
@@ -79,6 +78,14 @@ test('parse accepts IPv6, IPv4-mapped ends and surrounding whitespace', () => {
   const result = parseForTest<IpFilterConfig>(xml, ipFilterPolicy, { section: 'inbound', scope: 'operation' });
   assert.deepEqual(result.diagnostics, []);
   assert.deepEqual(result.config, { action: 'forbid', ranges: [{ from: ip('2001:db8::1'), to: ip('2001:db8::1') }, { from: ip('10.0.0.1'), to: ip('10.0.0.9') }] });
+});
+
+test('parse reads action case-insensitively, as .NET enumerations are', () => {
+  for (const [written, action] of [['Allow', 'allow'], ['FORBID', 'forbid']] as const) {
+    const result = parseForTest<IpFilterConfig>(`<ip-filter action="${written}"><address>1.2.3.4</address></ip-filter>`, ipFilterPolicy, { section: 'inbound' });
+    assert.deepEqual(result.diagnostics, []);
+    assert.equal(result.config?.action, action);
+  }
 });
 
 test('parse warns about unknown attributes and keeps the policy', () => {

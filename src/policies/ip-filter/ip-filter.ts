@@ -76,8 +76,10 @@ function parseIpFilter(element: PolicyElement, ctx: ParseContext): IpFilterConfi
   ctx.checkAttributes(element, ['action']);
   const actionText = ctx.literalAttribute(element, 'action', { required: true });
   let action: IpFilterAction | undefined;
-  if (actionText === 'allow' || actionText === 'forbid') {
-    action = actionText;
+  // Enumerations are read case-insensitively, as .NET parses them (docs/policies.md).
+  const actionLower = actionText?.toLowerCase();
+  if (actionLower === 'allow' || actionLower === 'forbid') {
+    action = actionLower;
   } else if (actionText !== undefined) {
     const attribute = getAttribute(element, 'action');
     ctx.report('GH_POLICY_ATTR_INVALID', attribute?.valueLocation ?? element.location, `<ip-filter action="${abbreviate(actionText)}">: expected "allow" or "forbid"`);
@@ -86,8 +88,10 @@ function parseIpFilter(element: PolicyElement, ctx: ParseContext): IpFilterConfi
     ok = false;
   }
 
+  // Text is an error here, not the usual warning: an address typed outside <address> would be
+  // silently ignored, and a forbid list would then let that caller in.
   if (element.text.trim() !== '') {
-    ctx.report('GH_POLICY_TEXT_UNEXPECTED', element.textLocation ?? element, '<ip-filter> holds only <address> and <address-range> elements, not text');
+    ctx.report('GH_POLICY_TEXT_UNEXPECTED', element.textLocation ?? element, '<ip-filter> holds only <address> and <address-range> elements, not text (an address must be inside <address>)');
     ok = false;
   }
 

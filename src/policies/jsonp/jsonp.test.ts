@@ -20,7 +20,6 @@ const BAD: ReadonlyArray<{ name: string; xml: string; section?: SectionName; sco
   { name: 'name with a control character', xml: '\n<jsonp callback-parameter-name="cb&#127;" />', expect: [['GH_POLICY_ATTR_INVALID', 2, 33]] },
   { name: 'expression', xml: '\n<jsonp callback-parameter-name="@(context.Variables[&quot;n&quot;])" />', expect: [['GH_POLICY_EXPRESSION_UNSUPPORTED', 2, 33]] },
   { name: 'child element', xml: '\n<jsonp callback-parameter-name="cb">\n  <callback/>\n</jsonp>', expect: [['GH_POLICY_CHILD_INVALID', 3, 3]] },
-  { name: 'text content', xml: '\n<jsonp callback-parameter-name="cb">\n  cb\n</jsonp>', expect: [['GH_POLICY_TEXT_UNEXPECTED', 3, 3]] },
   { name: 'inbound is not allowed', xml: '\n<jsonp callback-parameter-name="cb" />', section: 'inbound', expect: [['GH_POLICY_SECTION_NOT_ALLOWED', 2, 1]] },
 ];
 
@@ -52,6 +51,12 @@ test('parse: only once per section, reported at the second one', () => {
   const result = parseForTest('\n<jsonp callback-parameter-name="cb" />\n<jsonp callback-parameter-name="callback" />', jsonpPolicy, { section: 'outbound' });
   assert.deepEqual(result.diagnostics.map((d) => [d.code, d.location?.line, d.location?.column]), [['GH_POLICY_ONCE_PER_SECTION', 3, 1]]);
   assert.equal(result.statements.length, 1);
+});
+
+test('parse: stray text is a warning and is ignored', () => {
+  const result = parseForTest<JsonpConfig>('\n<jsonp callback-parameter-name="cb">\n  cb\n</jsonp>', jsonpPolicy, { section: 'outbound' });
+  assert.deepEqual(result.diagnostics.map((d) => [d.code, d.severity, d.location?.line, d.location?.column]), [['GH_POLICY_TEXT_UNEXPECTED', 'warning', 3, 3]]);
+  assert.deepEqual(result.config, { parameterName: 'cb' });
 });
 
 test('parse: an unknown attribute is a warning, the policy still loads', () => {

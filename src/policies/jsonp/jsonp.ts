@@ -79,7 +79,7 @@ export const jsonpPolicy = definePolicy<JsonpConfig>({
   parse(element, ctx) {
     ctx.checkAttributes(element, ['callback-parameter-name']);
     for (const child of element.children) ctx.report('GH_POLICY_CHILD_INVALID', child, `<jsonp> takes no child elements, found <${child.name}>`);
-    if (element.text.trim() !== '') ctx.report('GH_POLICY_TEXT_UNEXPECTED', element.textLocation ?? element, '<jsonp> takes no text');
+    if (element.text.trim() !== '') ctx.report('GH_POLICY_TEXT_UNEXPECTED', element.textLocation ?? element, '<jsonp> takes no text; the text is ignored', 'warning');
     const name = ctx.literalAttribute(element, 'callback-parameter-name', { required: true });
     if (name === undefined) return undefined;
     if (isInvalidParameterName(name)) {
@@ -93,7 +93,7 @@ export const jsonpPolicy = definePolicy<JsonpConfig>({
       );
       return undefined;
     }
-    if (element.children.length > 0 || element.text.trim() !== '') return undefined;
+    if (element.children.length > 0) return undefined;
     return { parameterName: name };
   },
   compile(config, _env, statement): PolicyHandler {
