@@ -45,14 +45,21 @@ process.exit(result.status ?? 1);
 function ensureChromium() {
   const path = process.env.GATEHOUSE_CHROMIUM ?? '/usr/bin/chromium';
   if (existsSync(path)) return;
-  console.log(`run-tests: ${path} is missing; installing Debian's chromium (apt-get)`);
-  const run = (cmd, cmdArgs) => {
-    const r = spawnSync(cmd, cmdArgs, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  // apt-get needs root: run it directly as root, else through sudo (which may ask for a password).
+  const asRoot = process.getuid?.() === 0;
+  console.log(`run-tests: ${path} is missing; installing Debian's chromium (${asRoot ? '' : 'sudo '}apt-get)`);
+  const run = (cmdArgs) => {
+    const [cmd, args] = asRoot ? ['apt-get', cmdArgs] : ['sudo', ['DEBIAN_FRONTEND=noninteractive', 'apt-get', ...cmdArgs]];
+    const r = spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
     if (r.status !== 0) {
-      console.error(`run-tests: '${cmd} ${cmdArgs.join(' ')}' failed; the browser suites need chromium at ${path}`);
+      console.error(`run-tests: '${cmd} ${args.join(' ')}' failed${r.error ? ` (${r.error.message})` : ''}; the browser suites need chromium at ${path}`);
       process.exit(1);
     }
   };
-  run('apt-get', ['update']);
-  run('apt-get', ['install', '-y', '--no-install-recommends', 'chromium']);
+  run(['update']);
+  run(['install', '-y', '--no-install-recommends', 'chromium']);
+  if (!existsSync(path)) {
+    console.error(`run-tests: chromium is installed but ${path} does not exist (GATEHOUSE_CHROMIUM names another path?)`);
+    process.exit(1);
+  }
 }
