@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   GH_CORS_METHOD_INVALID: 'A <method> is empty or not a valid HTTP method token.',
   GH_CORS_HEADER_INVALID: 'A <header> is empty or not a valid header name.',
   GH_CORS_ALLOWED_HEADERS_MISSING: '<cors> has no <allowed-headers> (required by the current APIM docs): preflights asking for any request header will not match.',
+  GH_CORS_PRODUCT_SCOPE_HEADER_KEY: 'A product-scope <cors> on a product that requires a subscription: browser preflights carry no key header, so they resolve the product only when the key is in the query.',
+  GH_CORS_HEADER_VERSIONING: 'A <cors> in the effective policy of a Header-versioned API version: browser preflights carry no version header, so they never reach that version (404).',
   // ── Scopes, <base/>, fragments, named values ────────────────────────────
   GH_SCOPE_BASE_AT_GLOBAL: '<base/> appears in a global-scope document, which has no parent scope.',
   GH_SCOPE_BASE_DUPLICATE: '<base/> appears more than once in one section.',
@@ -63,12 +65,17 @@ export const ERROR_CODES = {
   GH_CONFIG_REFERENCE_UNKNOWN: 'An artifact or the overlay names a version set, API, product, backend, subscription or named value the folder does not define.',
   GH_CONFIG_API_REVISION_CONFLICT: 'Several revisions of one API are current, none is, or two folders hold the same revision.',
   GH_CONFIG_OPERATION_NOT_FOUND: 'An operations/<name>/ folder names no operation of the API specification; its policy is not used.',
+  GH_CONFIG_SUBSCRIPTION_KEY_INVALID: 'A subscription key is empty, longer than 256 characters, or holds characters that cannot travel in a header or query string.',
+  GH_CONFIG_SUBSCRIPTION_KEY_DUPLICATE: 'Two subscriptions have the same key, so a request could not tell which one it uses.',
+  GH_CONFIG_OPEN_PRODUCT_DUPLICATE: 'An API is in more than one product that requires no subscription; APIM allows at most one open product per API.',
   GH_CONFIG_NAMED_VALUE_DUPLICATE: 'Two named values share one display name, so {{name}} would be ambiguous.',
   // ── CLI ─────────────────────────────────────────────────────────────────
   GH_CLI_USAGE: 'The command line is not valid; see --help.',
   GH_CLI_NOT_FOUND: 'The API, operation or product named on the command line does not exist.',
   // ── Request time ────────────────────────────────────────────────────────
   GH_ROUTE_NOT_FOUND: 'No API or operation matches the request (APIM: configuration / OperationNotFound, 404).',
+  GH_SUBSCRIPTION_KEY_NOT_FOUND: 'No subscription key was sent where one is required (APIM: authorization / SubscriptionKeyNotFound, 401).',
+  GH_SUBSCRIPTION_KEY_INVALID: 'The subscription key is unknown, belongs to an inactive subscription, or does not cover the API (APIM: authorization / SubscriptionKeyInvalid, 401).',
   GH_REQUEST_HEADER_INVALID: 'The request was malformed (a header value with CR, LF or NUL, a bad header name, headers over the size limit) and was refused with 400/431 before any policy ran.',
   GH_REQUEST_TOO_LARGE: 'The request headers or body exceed the configured limit.',
   GH_BACKEND_TIMEOUT: 'The backend sent no response headers within the forward-request timeout (APIM reason Timeout).',
