@@ -12,6 +12,8 @@ import type { CompiledPipeline } from './pipeline/pipeline.ts';
 import { ConfigError, DiagnosticBag, type Diagnostic } from './policy/diagnostics.ts';
 import { printEffectivePolicy } from './policy/effective-xml.ts';
 import { builtinRegistry } from './policies/index.ts';
+import { compileSubscriptionKeys, type SubscriptionKeys } from './subscriptions/keys.ts';
+import { checkSubscriptionsAndVersions } from './subscriptions/checks.ts';
 
 /**
  * The control plane in one place: folder → loaded config → compiled pipelines → router.
@@ -21,6 +23,8 @@ export interface GatewaySnapshot {
   readonly config: LoadedConfig;
   readonly compiled: CompiledConfig;
   readonly router: GatewayRouter;
+  /** Every subscription key (and the keys generated for this run). */
+  readonly subscriptions: SubscriptionKeys;
   readonly diagnostics: readonly Diagnostic[];
 }
 
@@ -30,12 +34,15 @@ export interface LoadOptions {
   /** Overrides applied on top of the overlay (the demo points serviceUrls at its own backends). */
   readonly serviceUrls?: Readonly<Record<string, string>>;
   readonly forwarder?: BackendForwarder;
+  /** Generator for keys of subscriptions that have none (default: 32 random hex characters). */
+  readonly generateKey?: () => string;
 }
 
 export interface LoadResult {
   readonly config: LoadedConfig | undefined;
   readonly compiled: CompiledConfig | undefined;
   readonly router: GatewayRouter | undefined;
+  readonly subscriptions: SubscriptionKeys | undefined;
   readonly diagnostics: readonly Diagnostic[];
 }
 
@@ -48,13 +55,15 @@ const NOT_SERVING: BackendForwarder = {
 export async function loadGatewayConfig(options: LoadOptions): Promise<LoadResult> {
   const diagnostics = new DiagnosticBag();
   const loaded = await loadConfigFolder(options.configDir, diagnostics, options.overlayFile ? { overlayFile: options.overlayFile } : undefined);
-  if (loaded === undefined) return { config: undefined, compiled: undefined, router: undefined, diagnostics: diagnostics.items };
+  if (loaded === undefined) return { config: undefined, compiled: undefined, router: undefined, subscriptions: undefined, diagnostics: diagnostics.items };
   const config: LoadedConfig = options.serviceUrls
     ? { ...loaded, overlay: { ...loaded.overlay, serviceUrls: { ...loaded.overlay.serviceUrls, ...options.serviceUrls } } }
     : loaded;
   const compiled = compileConfig(config, { registry: builtinRegistry(), forwarder: options.forwarder ?? NOT_SERVING, diagnostics });
   const router = buildRouter(config, compiled, diagnostics);
-  return { config, compiled, router, diagnostics: diagnostics.items };
+  checkSubscriptionsAndVersions(config, compiled, diagnostics);
+  const subscriptions = compileSubscriptionKeys(config.subscriptions, diagnostics, options.generateKey ? { generateKey: options.generateKey } : undefined);
+  return { config, compiled, router, subscriptions, diagnostics: diagnostics.items };
 }
 
 /**
@@ -114,13 +123,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? pino({ level: 'silent' });
   const forwarder = options.forwarder ?? new UndiciForwarder();
   const loaded = await loadGatewayConfig({ ...options, forwarder });
-  if (loaded.config === undefined || loaded.compiled === undefined || loaded.router === undefined || loaded.diagnostics.some((d) => d.severity === 'error')) {
+  if (loaded.config === undefined || loaded.compiled === undefined || loaded.router === undefined || loaded.subscriptions === undefined || loaded.diagnostics.some((d) => d.severity === 'error')) {
     if (forwarder instanceof UndiciForwarder) await forwarder.close();
     throw new ConfigError(loaded.diagnostics);
   }
-  const snapshot: GatewaySnapshot = { config: loaded.config, compiled: loaded.compiled, router: loaded.router, diagnostics: loaded.diagnostics };
+  const snapshot: GatewaySnapshot = { config: loaded.config, compiled: loaded.compiled, router: loaded.router, subscriptions: loaded.subscriptions, diagnostics: loaded.diagnostics };
   const overlay = loaded.config.overlay;
-  const requestSnapshot = { router: snapshot.router, compiled: snapshot.compiled, corsOnGatewayErrors: overlay.compat.corsOnGatewayErrors };
+  const requestSnapshot = { router: snapshot.router, compiled: snapshot.compiled, subscriptions: snapshot.subscriptions, corsOnGatewayErrors: overlay.compat.corsOnGatewayErrors };
   const handle = (request: GatewayRequest, requestId = 'inject') => handleRequest(requestSnapshot, request, requestId);
   const server = createGatewayServer(handle, {
     maxHeaderBytes: overlay.limits.maxHeaderBytes,

@@ -5,6 +5,7 @@ import { displayDiagnostics, type CliIo } from './cli.ts';
 import { startDemoBackend, type DemoBackend } from './demo/backends.ts';
 import { startSpaServer, type SpaServer } from './demo/spa-server.ts';
 import { createGateway, type Gateway } from './gateway.ts';
+import { generatedKeyLines } from './subscriptions/banner.ts';
 import { ConfigError } from './policy/diagnostics.ts';
 
 /** Where the built-in demo's APIOps folder is, from src/ or dist/ alike. */
@@ -110,6 +111,7 @@ export async function startServices(io: CliIo, options: StartOptions): Promise<S
   }
   io.out(`  cors terminate-unmatched-request default: ${config.overlay.compat.corsTerminateUnmatchedDefault} (compat.corsTerminateUnmatchedDefault)`);
   io.out(`  CORS on gateway errors (gatehouse extension): ${config.overlay.compat.corsOnGatewayErrors ? 'on' : 'off'}`);
+  for (const text of generatedKeyLines(gateway.snapshot.subscriptions)) io.out(text);
   if (spa && other) {
     io.out(`demo SPA: ${spa.url}/  (open it in a browser; the second, disallowed origin is ${other.url})`);
   }

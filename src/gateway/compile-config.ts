@@ -11,6 +11,7 @@ import type { PolicyElement } from '../policy/element.ts';
 import type { NamedValueLookup } from '../policy/named-values.ts';
 import type { PolicyRegistry } from '../policy/registry.ts';
 import { compose, parseDocument, type ParsedDocument } from '../policy/scopes.ts';
+import { compileApiAccess, type ApiAccess } from '../subscriptions/access.ts';
 
 /** APIM's default global policy: what an instance has before anyone edits "All APIs". */
 export const DEFAULT_GLOBAL_POLICY: PolicyText = {
@@ -36,8 +37,10 @@ export interface CompiledApi {
   readonly operations: readonly CompiledOperation[];
   /** Products (by name) that include this API. */
   readonly products: readonly string[];
-  /** The published product that includes this API and needs no subscription ("open product"), if any. */
+  /** The product that includes this API and needs no subscription ("open product"), if any (= access.openProduct). */
   readonly openProduct: string | null;
+  /** Subscription rules of this revision (key names, products, keyless outcome), for the per-request check. */
+  readonly access: ApiAccess;
 }
 
 export interface CompiledConfig {
@@ -117,9 +120,9 @@ export function compileConfig(config: LoadedConfig, options: CompileConfigOption
       });
       return { loaded: operation, runtime: runtimeOperation, pipelines };
     });
-    // APIM: "An API can be associated with at most one open product" (api-management-subscriptions).
-    const openProduct = config.products.find((p) => p.apis.includes(api.name) && !p.subscriptionRequired && p.state === 'published')?.name ?? null;
-    apis.push({ loaded: api, runtime, apiPipelines, operations, products, openProduct });
+    // APIM: "An API can be associated with at most one open product", published or not (api-management-subscriptions).
+    const access = compileApiAccess(api, config.products);
+    apis.push({ loaded: api, runtime, apiPipelines, operations, products, openProduct: access.openProduct, access });
   }
   const globalPipeline = compiler.compile(compose({ global, levels: [] }, defaultGlobal));
   return { apis, global, globalPipeline };
