@@ -36,6 +36,13 @@ export const IP_FILTER_ERRORS = {
 /** Status of every ip-filter refusal (APIM: 403 Forbidden). */
 export const IP_FILTER_STATUS = 403;
 
+/**
+ * The `message` of the default error body, `{"statusCode":403,"message":"Forbidden"}`: APIM's
+ * observed body (docs/ip-filter.md §3). LastError.Message keeps the detailed APIM message. The
+ * pipeline's default error body does not yet take a message apart from LastError.Message.
+ */
+export const IP_FILTER_RESPONSE_MESSAGE = 'Forbidden';
+
 export const ipFilterPolicy = definePolicy<IpFilterConfig>({
   name: 'ip-filter',
   sections: ['inbound'],
