@@ -85,16 +85,9 @@ export async function startServices(io: CliIo, options: StartOptions): Promise<S
     const ports = options.demoPorts ?? { app: 3000, other: 3001 };
     try {
       // The second origin first: the app page embeds it, so it must know its URL (port 0 → ephemeral).
-      other = await startSpaServer({ port: ports.other, host: '127.0.0.1', hostname: '127.0.0.1', gatewayUrl: browserUrl, role: 'other' });
-      spa = await startSpaServer({
-        port: ports.app,
-        host: '127.0.0.1',
-        hostname: 'localhost',
-        gatewayUrl: browserUrl,
-        role: 'app',
-        otherUrl: other.url,
-        policyFile: join(DEMO_CONFIG_DIR, 'apis', 'telemetry', 'policy.xml'),
-      });
+      const policyFile = join(DEMO_CONFIG_DIR, 'apis', 'telemetry', 'policy.xml');
+      other = await startSpaServer({ port: ports.other, host: '127.0.0.1', hostname: '127.0.0.1', gatewayUrl: browserUrl, role: 'other', policyFile });
+      spa = await startSpaServer({ port: ports.app, host: '127.0.0.1', hostname: 'localhost', gatewayUrl: browserUrl, role: 'app', otherUrl: other.url, policyFile });
     } catch (err) {
       // A taken port (3000/3001) must not leave the gateway and backends running.
       await Promise.all([gateway.close(), other?.close(), ...backends.map((b) => b.close())]);

@@ -94,10 +94,28 @@ test('the demo page shows the seed scenario: allowed GET/POST on both APIs, PUT 
 
     assert.match(await page.textContent('#summary') ?? '', /^All 7 calls behaved as the policy says: 4 allowed, 3 blocked by the browser\.$/);
     assert.match(await page.textContent('#policy') ?? '', /<origin>http:\/\/localhost:3000<\/origin>/);
+    assert.equal(await page.isVisible('#origin-warning'), false, 'the page is on the allowed origin');
 
     await mkdir(RESULTS_DIR, { recursive: true });
     await page.setViewportSize({ width: 1100, height: 900 });
     await page.screenshot({ path: `${RESULTS_DIR}demo.png`, fullPage: true });
+  } finally {
+    await session.close();
+  }
+});
+
+test('opened on an origin the policy does not list, the page says so and where to go instead', { timeout: 60_000 }, async () => {
+  const session = await newSession(browser);
+  try {
+    // The SPA's real (ephemeral) address: same page, but http://localhost:<port> is not http://localhost:3000.
+    const wrong = await session.open(started.spa?.url ?? '');
+    await wrong.page.waitForSelector('body[data-done="true"]', { timeout: 30_000 });
+    assert.equal(
+      await wrong.page.textContent('#origin-warning'),
+      `This page's origin, ${started.spa?.url}, is not in allowed-origins (http://localhost:3000), so even the allowed calls will be blocked. Open http://localhost:3000/ instead.`,
+    );
+    assert.equal(await wrong.page.textContent('#summary'), '4 of 7 calls did not behave as the policy says.');
+    assert.equal(await wrong.page.getAttribute('#telemetry-get', 'data-outcome'), 'blocked');
   } finally {
     await session.close();
   }
