@@ -160,9 +160,9 @@ export function readQueryParameter(query: string, name: string): string | undefi
 
 function keyMatches(query: string, start: number, end: number, name: string): boolean {
   if (end - start === name.length && query.startsWith(name, start)) return true;
-  // Only an encoded key can still match (the name itself holds no % or +).
-  const key = query.slice(start, end);
-  return key.includes('%') && formDecode(key) === name;
+  // Only an encoded key can still match (the name itself holds no % or +); others are not sliced.
+  const percent = query.indexOf('%', start);
+  return percent !== -1 && percent < end && formDecode(query.slice(start, end)) === name;
 }
 
 function formDecode(text: string): string | undefined {
