@@ -6,7 +6,8 @@ import { compileConfig, NO_PRODUCT, type CompiledApi, type CompiledConfig, type 
 import { handleRequest } from './gateway/handle.ts';
 import { buildRouter, type GatewayRouter } from './gateway/router.ts';
 import { close as closeServer, createGatewayServer, listen } from './http/server.ts';
-import type { GatewayRequest, GatewayResponse } from './pipeline/context.ts';
+import type { GatewayRequest, GatewayResponse, HeaderMap } from './pipeline/context.ts';
+import { compileTrustedProxies, resolveCallerIp } from './policies/ip-filter/caller-ip.ts';
 import type { BackendForwarder } from './pipeline/handler.ts';
 import type { CompiledPipeline } from './pipeline/pipeline.ts';
 import { ConfigError, DiagnosticBag, type Diagnostic } from './policy/diagnostics.ts';
@@ -133,7 +134,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const handle = (request: GatewayRequest, requestId = 'inject') => handleRequest(requestSnapshot, request, requestId);
   const server = createGatewayServer(handle, {
     maxHeaderBytes: overlay.limits.maxHeaderBytes,
-    read: { maxBodyBytes: overlay.limits.maxBodyBytes },
+    read: { maxBodyBytes: overlay.limits.maxBodyBytes, clientAddress: callerAddressRule(overlay.trustedProxies) },
     logger,
   });
   const address = await listen(server, options.port ?? overlay.listen.port, options.host ?? overlay.listen.host);
@@ -149,4 +150,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       if (forwarder instanceof UndiciForwarder) await forwarder.close();
     },
   };
+}
+
+/**
+ * The caller address rule: the socket peer, as APIM (ip-filter ignores X-Forwarded-For). With
+ * `trustedProxies` in the overlay (a gatehouse extension), X-Forwarded-For is believed only when
+ * the socket peer is one of them (docs/ip-filter.md).
+ */
+function callerAddressRule(trustedProxies: readonly string[]): ((peer: string, headers: HeaderMap) => string) | undefined {
+  if (trustedProxies.length === 0) return undefined;
+  const { proxies } = compileTrustedProxies(trustedProxies);
+  return (peer, headers) => resolveCallerIp(peer, headers['x-forwarded-for'], proxies);
 }

@@ -1,5 +1,6 @@
 import type { LoadedApi, LoadedConfig, LoadedOperation } from '../config/model.ts';
 import type { RuntimeApi, RuntimeOperation } from '../pipeline/context.ts';
+import { crossDomainResponder, type CrossDomainResponder } from '../policies/cross-domain/cross-domain.ts';
 import type { BackendForwarder } from '../pipeline/handler.ts';
 import type { CompiledPipeline } from '../pipeline/pipeline.ts';
 import type { BackendEntity } from '../policy/compile-env.ts';
@@ -49,6 +50,8 @@ export interface CompiledConfig {
   readonly global: ParsedDocument;
   /** The global pipeline alone (for requests that match no API but are answered by global policies). */
   readonly globalPipeline: CompiledPipeline;
+  /** Answers GET /crossdomain.xml before routing when the global policy has <cross-domain>; else null. */
+  readonly crossDomain: CrossDomainResponder | null;
 }
 
 export interface CompileConfigOptions {
@@ -125,7 +128,7 @@ export function compileConfig(config: LoadedConfig, options: CompileConfigOption
     apis.push({ loaded: api, runtime, apiPipelines, operations, products, openProduct: access.openProduct, access });
   }
   const globalPipeline = compiler.compile(compose({ global, levels: [] }, defaultGlobal));
-  return { apis, global, globalPipeline };
+  return { apis, global, globalPipeline, crossDomain: crossDomainResponder(globalPipeline.inbound) };
 }
 
 function namedValueLookup(config: LoadedConfig): NamedValueLookup {

@@ -52,6 +52,12 @@ const OPERATION_NOT_FOUND: LastError = Object.freeze({
 });
 
 export async function handleRequest(snapshot: RequestSnapshot, request: GatewayRequest, requestId: string): Promise<GatewayResponse> {
+  // A global <cross-domain> serves /crossdomain.xml on the gateway host, before any API routing (docs/cross-domain.md).
+  const crossDomain = snapshot.compiled.crossDomain;
+  if (crossDomain !== null) {
+    const answer = crossDomain(request.method, request.path);
+    if (answer !== null) return answer;
+  }
   const match = snapshot.router.resolve(request.method, request.path, request.query, request.headers);
   // APIM: global policies do not run for URLs that match no API (MicrosoftDocs/azure-docs#48799).
   // A header-versioned API is never found by a preflight: it carries no version header (§1.5).

@@ -104,13 +104,19 @@ export class PolicyFailure extends Error {
   readonly reason: string;
   readonly statusCode: number;
   readonly code: string | undefined;
-  constructor(source: string, reason: string, message: string, statusCode: number, code?: string) {
+  /**
+   * What the caller's default error body says, when it must differ from LastError.Message
+   * (ip-filter: APIM answers "Forbidden" and keeps the detail for on-error and traces).
+   */
+  readonly responseMessage: string | undefined;
+  constructor(source: string, reason: string, message: string, statusCode: number, code?: string, responseMessage?: string) {
     super(message);
     this.name = 'PolicyFailure';
     this.source = source;
     this.reason = reason;
     this.statusCode = statusCode;
     this.code = code;
+    this.responseMessage = responseMessage;
   }
 }
 

@@ -64,7 +64,7 @@ export async function runOnError(pipeline: CompiledPipeline, ctx: GatewayContext
   if (defaultResponse !== undefined) ctx.response = defaultResponse;
   else {
     const status = cause instanceof PolicyFailure ? cause.statusCode : 500;
-    const message = cause instanceof PolicyFailure ? cause.message : 'Internal server error';
+    const message = cause instanceof PolicyFailure ? (cause.responseMessage ?? cause.message) : 'Internal server error';
     ctx.response = jsonError(status, message);
   }
   if (pipeline.onError.length === 0) return;

@@ -5,6 +5,7 @@
 import type { PolicyDefinition } from '../policy/define-policy.ts';
 import { PolicyRegistry } from '../policy/registry.ts';
 import { corsPolicy } from './cors/cors.ts';
+import { crossDomainPolicy } from './cross-domain/cross-domain.ts';
 import { forwardRequestPolicy } from './forward-request/forward-request.ts';
 import { ipFilterPolicy } from './ip-filter/ip-filter.ts';
 import { jsonpPolicy } from './jsonp/jsonp.ts';
@@ -19,6 +20,7 @@ import { setVariablePolicy } from './set-variable/set-variable.ts';
 
 export const builtinPolicies: readonly PolicyDefinition<unknown>[] = [
   corsPolicy,
+  crossDomainPolicy,
   forwardRequestPolicy,
   ipFilterPolicy,
   jsonpPolicy,

@@ -63,15 +63,15 @@ export const ipFilterPolicy = definePolicy<IpFilterConfig>({
         const address = ctx.request.ipAddress;
         const ip = parseIp(address);
         if (ip === undefined) {
-          throw new PolicyFailure('ip-filter', 'FailedToParseCallerIP', IP_FILTER_ERRORS.FailedToParseCallerIP, IP_FILTER_STATUS);
+          throw new PolicyFailure('ip-filter', 'FailedToParseCallerIP', IP_FILTER_ERRORS.FailedToParseCallerIP, IP_FILTER_STATUS, undefined, IP_FILTER_RESPONSE_MESSAGE);
         }
         const listed = set.has(ip);
         if (allow && !listed) {
           // `address` passed net.isIP, so it holds only hex digits, '.', ':' and a zone id: safe to echo.
-          throw new PolicyFailure('ip-filter', 'CallerIpNotAllowed', IP_FILTER_ERRORS.CallerIpNotAllowed(address), IP_FILTER_STATUS);
+          throw new PolicyFailure('ip-filter', 'CallerIpNotAllowed', IP_FILTER_ERRORS.CallerIpNotAllowed(address), IP_FILTER_STATUS, undefined, IP_FILTER_RESPONSE_MESSAGE);
         }
         if (!allow && listed) {
-          throw new PolicyFailure('ip-filter', 'CallerIpBlocked', IP_FILTER_ERRORS.CallerIpBlocked, IP_FILTER_STATUS);
+          throw new PolicyFailure('ip-filter', 'CallerIpBlocked', IP_FILTER_ERRORS.CallerIpBlocked, IP_FILTER_STATUS, undefined, IP_FILTER_RESPONSE_MESSAGE);
         }
       },
     };
