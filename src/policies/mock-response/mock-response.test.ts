@@ -61,3 +61,22 @@ test('run <mock-response>: each request gets its own response and header map', (
   assert.notEqual(second.response, first.response);
   assert.deepEqual(second.response?.headers, { 'content-type': 'application/json' });
 });
+
+test('run <mock-response> in outbound: the replaced backend body is released', () => {
+  // A backend body nobody reads or destroys holds its pooled connection until the body timeout.
+  let released = 0;
+  const backendBody = {
+    async *[Symbol.asyncIterator]() {
+      yield new Uint8Array(1);
+    },
+    dump: () => {
+      released++;
+      return Promise.resolve();
+    },
+  };
+  const [handler] = compileForTest('<mock-response status-code="200" />', mockResponsePolicy as never, { section: 'outbound' });
+  const ctx = createTestContext({}, { operation: null, response: { status: 200, headers: {}, body: backendBody } });
+  assert.equal(handler?.run(ctx), 'respond');
+  assert.equal(released, 1);
+  assert.deepEqual(ctx.response, { status: 200, headers: {}, body: null });
+});

@@ -2,6 +2,7 @@ import { ALL_SCOPES, definePolicy } from '../../policy/define-policy.ts';
 import type { RuntimeOperation } from '../../pipeline/context.ts';
 import { attributeValueAt, checkChildren, integerAttribute } from '../shared/attributes.ts';
 import { createHandler } from '../shared/handler.ts';
+import { replaceResponse } from '../shared/response.ts';
 import { headerValueProblem, isToken } from '../shared/header-values.ts';
 import { STATUS_RANGE } from '../set-status/set-status.ts';
 
@@ -91,7 +92,8 @@ export const mockResponsePolicy = definePolicy<MockResponseConfig>({
         if (known !== undefined) answer = known;
         else answers.set(operation, (answer = choose(operation, config)));
       }
-      ctx.response = { status, headers: answer.contentType === null ? {} : { 'content-type': answer.contentType }, body: answer.body };
+      // In outbound this replaces the backend's response.
+      replaceResponse(ctx, { status, headers: answer.contentType === null ? {} : { 'content-type': answer.contentType }, body: answer.body });
       return 'respond';
     });
   },

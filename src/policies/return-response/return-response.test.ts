@@ -94,3 +94,22 @@ test('run <return-response>: each request gets its own header map and lists', ()
   handler?.run(second);
   assert.deepEqual(second.response?.headers, { 'www-authenticate': 'Bearer', 'set-cookie': ['a=1', 'b=2'] });
 });
+
+test('run <return-response> in outbound: the replaced backend body is released', () => {
+  // A backend body nobody reads or destroys holds its pooled connection until the body timeout.
+  let released = 0;
+  const backendBody = {
+    async *[Symbol.asyncIterator]() {
+      yield new Uint8Array(1);
+    },
+    dump: () => {
+      released++;
+      return Promise.resolve();
+    },
+  };
+  const [handler] = compileForTest('<return-response><set-body>replaced</set-body></return-response>', returnResponsePolicy as never, { section: 'outbound' });
+  const ctx = createTestContext({}, { response: { status: 200, headers: {}, body: backendBody } });
+  assert.equal(handler?.run(ctx), 'respond');
+  assert.equal(released, 1);
+  assert.equal(ctx.response?.body, 'replaced');
+});

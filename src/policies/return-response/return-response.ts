@@ -3,6 +3,7 @@ import { getAttribute } from '../../policy/element.ts';
 import type { HeaderMap } from '../../pipeline/context.ts';
 import { attributeValueAt, enumAttribute } from '../shared/attributes.ts';
 import { createHandler } from '../shared/handler.ts';
+import { replaceResponse } from '../shared/response.ts';
 import { compileHeaderAction, parseSetHeader, type SetHeaderConfig } from '../set-header/set-header.ts';
 import { parseSetStatus } from '../set-status/set-status.ts';
 
@@ -123,7 +124,8 @@ export const returnResponsePolicy = definePolicy<ReturnResponseConfig>({
         const [name, value] = entries[i]!;
         headers[name] = Array.isArray(value) ? value.slice() : value;
       }
-      ctx.response = { status, statusText: reason, headers, body };
+      // In outbound (or backend, after forward-request) this replaces the backend's response.
+      replaceResponse(ctx, { status, statusText: reason, headers, body });
       return 'respond';
     });
   },
