@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   // ── Reading policy files ────────────────────────────────────────────────
   GH_XML_MALFORMED: 'The policy file is not readable as XML, even with APIM\'s lenient expression syntax.',
   GH_XML_DTD_FORBIDDEN: 'A <!DOCTYPE> or entity declaration was found; policy files may not declare DTDs.',
+  GH_XML_TOO_DEEP: 'Elements (or interpolated strings inside an expression) nest deeper than gatehouse reads.',
   GH_POLICY_TEMPLATE_PLACEHOLDER: 'The file holds a deploy-time template placeholder (${…}, %{…}, __TOKEN__) that was never rendered.',
   GH_POLICY_EXPRESSION_UNSUPPORTED: 'A policy expression (@(…) or @{…}) appears where gatehouse cannot evaluate expressions yet.',
   GH_POLICY_EXPRESSION_UNTERMINATED: 'A policy expression opens with @( or @{ and never closes.',

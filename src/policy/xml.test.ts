@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DiagnosticBag } from './diagnostics.ts';
 import { getAttribute, type PolicyElement } from './element.ts';
-import { findExpressionEnd, readPolicyXml } from './xml.ts';
+import { EXPRESSION_TOO_DEEP, findExpressionEnd, MAX_ELEMENT_DEPTH, MAX_INTERPOLATION_DEPTH, readPolicyXml } from './xml.ts';
 
 function read(text: string) {
   const diagnostics = new DiagnosticBag();
@@ -115,4 +115,30 @@ test('comments, CDATA, processing instructions and a BOM are handled', () => {
 test('a missing close tag is malformed XML', () => {
   const { diagnostics } = read('<policies><inbound></policies>');
   assert.equal(diagnostics[0]?.code, 'GH_XML_MALFORMED');
+});
+
+test('elements nested deeper than MAX_ELEMENT_DEPTH are refused at the first too-deep tag', () => {
+  // Later steps walk the tree recursively; a few thousand levels used to overflow the stack (GH_INTERNAL, no position).
+  const depth = 5000;
+  const text = `<policies>\n${'<a>'.repeat(depth)}${'</a>'.repeat(depth)}</policies>`;
+  const { root, diagnostics } = read(text);
+  assert.equal(root, undefined);
+  // <policies> is level 1, so the first refused <a> is element MAX_ELEMENT_DEPTH + 1 (the MAX_ELEMENT_DEPTH-th <a>).
+  const column = (MAX_ELEMENT_DEPTH - 1) * 3 + 1;
+  assert.deepEqual(diagnostics.map((d) => [d.code, d.location?.line, d.location?.column]), [['GH_XML_TOO_DEEP', 2, column]]);
+  // The limit itself is accepted.
+  const ok = read(`<policies>${'<a>'.repeat(MAX_ELEMENT_DEPTH - 1)}${'</a>'.repeat(MAX_ELEMENT_DEPTH - 1)}</policies>`);
+  assert.deepEqual(ok.diagnostics, []);
+});
+
+test('interpolated strings nested too deeply in an expression are a positioned diagnostic, not a stack overflow', () => {
+  const depth = 10000;
+  const expression = `@{ return ${'$"{'.repeat(depth)}1${'}"'.repeat(depth)}; }`;
+  const { root, diagnostics } = read(`<policies>\n  <v>${expression}</v>\n</policies>`);
+  assert.equal(root, undefined);
+  assert.deepEqual(diagnostics.map((d) => [d.code, d.location?.line, d.location?.column]), [['GH_XML_TOO_DEEP', 2, 6]]);
+  assert.equal(findExpressionEnd(expression, 0), EXPRESSION_TOO_DEEP);
+  // Nesting within the limit still reads.
+  const shallow = `@{ return ${'$"{'.repeat(MAX_INTERPOLATION_DEPTH)}1${'}"'.repeat(MAX_INTERPOLATION_DEPTH)}; }`;
+  assert.equal(findExpressionEnd(shallow, 0), shallow.length);
 });

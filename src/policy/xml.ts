@@ -38,6 +38,17 @@ function restore(value: string): string {
 
 const ENTITY_RE = /^&(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);/;
 
+/**
+ * Deepest element nesting accepted. Every later step (named values, fragments, parse, compile,
+ * effective-policy printing) walks the tree recursively; a few thousand levels overflow the stack.
+ * Real policy documents nest fewer than 20 levels.
+ */
+export const MAX_ELEMENT_DEPTH = 256;
+/** Deepest nesting of interpolated strings inside an expression (`$"{$"{…}"}"`); the scan recurses per level. */
+export const MAX_INTERPOLATION_DEPTH = 32;
+/** findExpressionEnd's answer when interpolated strings nest deeper than MAX_INTERPOLATION_DEPTH. */
+export const EXPRESSION_TOO_DEEP = -2;
+
 // ── Line/column bookkeeping ──────────────────────────────────────────────────────────────
 function lineStarts(text: string): number[] {
   const starts = [0];
@@ -113,6 +124,11 @@ function scanDocument(text: string, at: (o: number) => SourceLocation, diagnosti
 
   const protectSpan = (start: number): number => {
     const end = findExpressionEnd(text, start);
+    if (end === EXPRESSION_TOO_DEEP) {
+      diagnostics.report('GH_XML_TOO_DEEP', at(start), `policy expression nests interpolated strings more than ${MAX_INTERPOLATION_DEPTH} levels deep`);
+      ok = false;
+      return n;
+    }
     if (end < 0) {
       diagnostics.report('GH_POLICY_EXPRESSION_UNTERMINATED', at(start), `policy expression '${text.slice(start, start + 30).split('\n')[0]}…' never closes its ${text[start + 1] === '(' ? "'('" : "'{'"}`);
       ok = false;
@@ -219,7 +235,7 @@ function isExpressionOpener(c: number): boolean {
  * Given the offset of '@' in `@(` or `@{`, returns the offset just past the matching close,
  * skipping C# strings (regular, verbatim, interpolated), char literals and comments.
  * XML-escaped quotes (`&quot;`, `&apos;`) count as quotes: some files write them that way.
- * Returns -1 when it never closes.
+ * Returns -1 when it never closes, EXPRESSION_TOO_DEEP when interpolated strings nest too deeply.
  */
 export function findExpressionEnd(text: string, atOffset: number): number {
   const openCh = text.charCodeAt(atOffset + 1);
@@ -232,8 +248,8 @@ export function findExpressionEnd(text: string, atOffset: number): number {
     const q = quoteAt(text, i);
     if (q !== null) {
       const prefix = stringPrefix(text, i);
-      const end = skipString(text, i, q, prefix.verbatim, prefix.interpolated);
-      if (end < 0) return -1;
+      const end = skipString(text, i, q, prefix.verbatim, prefix.interpolated, 0);
+      if (end < 0) return end;
       i = end;
       continue;
     }
@@ -289,8 +305,11 @@ function stringPrefix(text: string, quoteOffset: number): { verbatim: boolean; i
   return { verbatim, interpolated };
 }
 
-/** Returns the offset just past the closing quote, or -1. */
-function skipString(text: string, start: number, quote: Quote, verbatim: boolean, interpolated: boolean): number {
+/**
+ * Returns the offset just past the closing quote, -1 when the string never closes, or
+ * EXPRESSION_TOO_DEEP. `depth` counts the interpolation holes this string sits in.
+ */
+function skipString(text: string, start: number, quote: Quote, verbatim: boolean, interpolated: boolean, depth: number): number {
   const n = text.length;
   let i = start + quote.width;
   if (quote.char === "'") {
@@ -317,8 +336,9 @@ function skipString(text: string, start: number, quote: Quote, verbatim: boolean
     }
     if (interpolated && c === Ch.LBrace) {
       if (text.charCodeAt(i + 1) === Ch.LBrace) { i += 2; continue; }
-      const end = skipInterpolationHole(text, i);
-      if (end < 0) return -1;
+      if (depth >= MAX_INTERPOLATION_DEPTH) return EXPRESSION_TOO_DEEP;
+      const end = skipInterpolationHole(text, i, depth + 1);
+      if (end < 0) return end;
       i = end;
       continue;
     }
@@ -328,15 +348,16 @@ function skipString(text: string, start: number, quote: Quote, verbatim: boolean
   return -1;
 }
 
-function skipInterpolationHole(text: string, start: number): number {
+/** `holes` is how many interpolation holes deep this one is (bounded by MAX_INTERPOLATION_DEPTH). */
+function skipInterpolationHole(text: string, start: number, holes: number): number {
   let depth = 0;
   let i = start;
   while (i < text.length) {
     const q = quoteAt(text, i);
     if (q !== null) {
       const prefix = stringPrefix(text, i);
-      const end = skipString(text, i, q, prefix.verbatim, prefix.interpolated);
-      if (end < 0) return -1;
+      const end = skipString(text, i, q, prefix.verbatim, prefix.interpolated, holes);
+      if (end < 0) return end;
       i = end;
       continue;
     }
@@ -381,8 +402,14 @@ function parseProtected(scan: ScanResult, file: string, at: (o: number) => Sourc
     failed = true;
   });
   parser.on('opentag', (node) => {
+    if (failed) return;
     const info = scan.tags[tagIndex++];
     const tagOffset = info?.offset ?? parser.position;
+    if (stack.length >= MAX_ELEMENT_DEPTH) {
+      failed = true;
+      diagnostics.report('GH_XML_TOO_DEEP', at(tagOffset), `<${node.name}> is nested more than ${MAX_ELEMENT_DEPTH} elements deep`);
+      return;
+    }
     const attributes: PolicyAttribute[] = [];
     for (const [name, raw] of Object.entries(node.attributes)) {
       const pos = info?.attributes.get(name);
