@@ -59,6 +59,12 @@ const CASES: ReadonlyArray<[name: string, socket: string, xff: string | string[]
   ['IPv6 peer and client', '::1', '2001:db8::7', LB, '2001:db8::7'],
   ['ports and brackets are dropped', '127.0.0.1', '[2001:db8::7]:443, 10.0.0.2:8080', LB, '2001:db8::7'],
   ['IPv4 with port', '127.0.0.1', '203.0.113.7:5555', LB, '203.0.113.7'],
+  // A proxy on a dual-stack socket writes mapped addresses; the caller is the same as a direct IPv4 peer.
+  ['IPv4-mapped entry is returned as IPv4', '127.0.0.1', '::ffff:203.0.113.7', LB, '203.0.113.7'],
+  ['IPv4-mapped entry in hex, bracketed with a port', '127.0.0.1', '[::ffff:cb00:7107]:443, 10.0.0.2', LB, '203.0.113.7'],
+  ['a mapped trusted hop is skipped', '127.0.0.1', '203.0.113.7, ::ffff:10.0.0.2', LB, '203.0.113.7'],
+  ['every hop trusted, the left-most one mapped: IPv4', '127.0.0.1', '::ffff:10.0.0.9, 10.0.0.2', LB, '10.0.0.9'],
+  ['other IPv4 embeddings stay IPv6', '127.0.0.1', '64:ff9b::203.0.113.7', LB, '64:ff9b::203.0.113.7'],
   ['empty list elements are skipped', '127.0.0.1', '203.0.113.7, , 10.0.0.2,', LB, '203.0.113.7'],
   ['garbage before an untrusted address: caller unknown', '127.0.0.1', '203.0.113.7, unknown', LB, ''],
   ['injection attempt: caller unknown', '127.0.0.1', '127.0.0.2\r\nX-Evil: 1', LB, ''],

@@ -7,7 +7,7 @@
  * The HTTP layer calls {@link resolveCallerIp} once per request and stores the answer in
  * GatewayRequest.ipAddress; policies never read X-Forwarded-For themselves. See docs/ip-filter.md.
  */
-import { IpRangeSet, parseIp, type IpRange, type IpValue } from './ip-set.ts';
+import { formatIp, IpRangeSet, parseIp, type IpRange, type IpValue } from './ip-set.ts';
 
 /** The compiled trustedProxies list. Build it once at load with {@link compileTrustedProxies}. */
 export interface TrustedProxies {
@@ -52,6 +52,8 @@ export function compileTrustedProxies(entries: readonly string[]): CompiledTrust
  *   trusted proxies are skipped and the first address that is not a trusted proxy is the caller
  *   (the right-most untrusted address). If every listed address is trusted, the left-most one is
  *   the caller. If the header is absent or lists nothing, the socket address is the caller.
+ * - An IPv4-mapped IPv6 entry (`::ffff:a.b.c.d`, `::ffff:7f00:1`) is returned as the IPv4
+ *   address, as the HTTP layer does for the socket peer.
  * - A listed entry that is not an IP address (`unknown`, garbage) before an untrusted address
  *   is found returns `''`: the caller cannot be established, so ip-filter answers
  *   FailedToParseCallerIP. Entries may carry a port (`1.2.3.4:5678`, `[2001:db8::1]:443`); it is
@@ -77,8 +79,12 @@ export function resolveCallerIp(
       const address = withoutPort(entry);
       const ip = parseIp(address);
       if (ip === undefined) return '';
-      if (!trustedProxies.has(ip)) return address;
-      leftmost = address;
+      // An IPv4-mapped entry (`::ffff:203.0.113.7`, written by a proxy on a dual-stack socket) is
+      // returned as IPv4, the form the HTTP layer gives a mapped socket peer: one caller, one
+      // spelling, in LastError, logs and the X-Forwarded-For sent on.
+      const caller = typeof ip === 'number' && address.includes(':') ? formatIp(ip) : address;
+      if (!trustedProxies.has(ip)) return caller;
+      leftmost = caller;
     }
     if (start === -1) break;
     end = start;

@@ -38,8 +38,8 @@ export const IP_FILTER_STATUS = 403;
 
 /**
  * The `message` of the default error body, `{"statusCode":403,"message":"Forbidden"}`: APIM's
- * observed body (docs/ip-filter.md §3). LastError.Message keeps the detailed APIM message. The
- * pipeline's default error body does not yet take a message apart from LastError.Message.
+ * observed body (docs/ip-filter.md §3). Passed as PolicyFailure.responseMessage, so the caller sees
+ * only this while LastError.Message (on-error, logs) keeps the detailed APIM message.
  */
 export const IP_FILTER_RESPONSE_MESSAGE = 'Forbidden';
 
