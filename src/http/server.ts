@@ -63,6 +63,10 @@ async function serve(req: IncomingMessage, res: ServerResponse, requestId: strin
       }
     }
   }
+  // A body read in part and then abandoned (413 while forwarding, a backend that failed or answered
+  // mid-upload) leaves its rest on the socket: node neither drains it nor parses the next request,
+  // so the keep-alive connection would hang. Close it after this response instead.
+  if (!req.complete && req.readableDidRead) res.shouldKeepAlive = false;
   const result = await writeResponse(res, response, {
     method: req.method ?? 'GET',
     onIssue: (issue) => options.logger.warn({ requestId, ...issue }, issue.message),
