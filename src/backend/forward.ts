@@ -7,6 +7,7 @@
  * asks for buffer-request-body. Failures become PolicyFailures with APIM's LastError reasons
  * (apim-semantics.md §4.8); docs/routing.md explains every decision.
  */
+import { EventEmitter } from 'node:events';
 import { Agent, interceptors } from 'undici';
 import type { Dispatcher } from 'undici';
 import { PolicyFailure } from '../pipeline/context.ts';
@@ -15,7 +16,7 @@ import type { BackendForwarder, ForwardOptions } from '../pipeline/handler.ts';
 import { getHeaderJoined } from '../pipeline/headers.ts';
 import { TOO_LARGE_MESSAGE } from '../http/errors.ts';
 import { connectionTokens, isHopByHop, stripHopByHop } from '../http/headers.ts';
-import { clientSocketOf, isRequestTooLarge } from '../http/request.ts';
+import { clientSocketOf, isRequestTooLarge, peerAddressOf } from '../http/request.ts';
 
 /**
  * Status of the default error response when the backend times out and no on-error answers.
@@ -65,6 +66,22 @@ interface BackendTarget {
 // many): parse each once, keep at most this many.
 const TARGET_CACHE_LIMIT = 512;
 
+/**
+ * The abort signal of one forwarded request. undici accepts an EventEmitter with `aborted`/`reason`
+ * as a signal; it costs a fraction of an AbortController, whose EventTarget set-up and listener
+ * bookkeeping showed in the profile of every proxied call (docs/performance.md). Aborting makes
+ * undici fail the request with RequestAbortedError; `why` in forward() says which cause it was.
+ */
+class ForwardSignal extends EventEmitter {
+  aborted = false;
+  readonly reason: unknown = undefined;
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.emit('abort');
+  }
+}
+
 /** The BackendForwarder the gateway uses in production. Create one per gateway; `close()` on shutdown. */
 export class UndiciForwarder implements BackendForwarder {
   readonly #agent: Dispatcher;
@@ -112,9 +129,9 @@ export class UndiciForwarder implements BackendForwarder {
     const socket = clientSocketOf(request);
     if (socket !== null && socket.destroyed) throw clientAborted();
 
-    // One controller serves both the forward-request timeout (APIM: time to response headers,
+    // One signal serves both the forward-request timeout (APIM: time to response headers,
     // connecting and sending included) and the client going away.
-    const controller = new AbortController();
+    const controller = new ForwardSignal();
     let why: 'timeout' | 'client' | null = null;
     const timer = setTimeout(() => {
       why = 'timeout';
@@ -135,7 +152,7 @@ export class UndiciForwarder implements BackendForwarder {
         headers,
         // undici streams any (async) iterable; the declared type lists only Readable.
         body: body as Dispatcher.DispatchOptions['body'],
-        signal: controller.signal,
+        signal: controller,
         // Our timer above is the authority; undici's own header timer only guards long timeouts.
         headersTimeout: options.timeoutMs,
         bodyTimeout: this.#bodyTimeoutMs,
@@ -246,7 +263,9 @@ export function forwardHeaders(request: GatewayRequest, backendHost: string): Re
   }
   out['host'] = backendHost;
   const prior = getHeaderJoined(source, 'x-forwarded-for');
-  const ip = request.ipAddress;
+  // Append the hop we received the request from (the socket peer), not the resolved caller: with
+  // trusted proxies the caller is already in `prior`, and the proxy hop must not be lost.
+  const ip = peerAddressOf(request);
   if (ip !== '') out['x-forwarded-for'] = prior === undefined || prior === '' ? ip : `${prior}, ${ip}`;
   else if (prior !== undefined) out['x-forwarded-for'] = prior;
   out['x-forwarded-proto'] = request.protocol;

@@ -62,6 +62,14 @@ export class NodeGatewayRequest implements GatewayRequest {
   }
 }
 
+/**
+ * The address of the connection's peer (normalised): the hop a proxy appends to X-Forwarded-For.
+ * It differs from `ipAddress` when the trusted-proxy rule took the caller from X-Forwarded-For.
+ */
+export function peerAddressOf(request: GatewayRequest): string {
+  return request instanceof NodeGatewayRequest ? normalizeIpAddress(request.socketAddress) : request.ipAddress;
+}
+
 /** The client socket behind a request built by {@link readGatewayRequest}, or null for other requests (tests). */
 export function clientSocketOf(request: GatewayRequest): Socket | null {
   return request instanceof NodeGatewayRequest ? request.raw.socket : null;

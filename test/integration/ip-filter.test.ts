@@ -34,6 +34,8 @@ let gateway: Gateway;
 let proxied: Gateway;
 /** The paths that reached the backend. */
 const seen: string[] = [];
+/** The X-Forwarded-For each backend request carried, in order. */
+const forwardedFor: (string | undefined)[] = [];
 const agents = new Map<string, Agent>();
 
 /** A dispatcher whose connections leave from `localAddress` (one per address, reused). */
@@ -60,6 +62,7 @@ function serviceUrls(): Record<string, string> {
 before(async () => {
   backend = createServer((req, res) => {
     seen.push(req.url ?? '');
+    forwardedFor.push(req.headers['x-forwarded-for'] as string | undefined);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ path: req.url }));
   });
@@ -194,6 +197,15 @@ test('trustedProxies: from the trusted proxy 127.0.0.1, X-Forwarded-For decides'
   assertRefused(await call(proxied.url, '127.0.0.1', '/open/items', { 'x-forwarded-for': '127.0.0.2, 127.0.0.1' }), 'trusted hop skipped');
   // An unreadable entry: the caller cannot be established (FailedToParseCallerIP), whatever the list says.
   assertRefused(await call(proxied.url, '127.0.0.1', '/open/items', { 'x-forwarded-for': 'unknown' }), 'XFF unknown');
+});
+
+test('trustedProxies: the backend sees the client chain plus the proxy hop, not the caller twice', async () => {
+  forwardedFor.length = 0;
+  assert.equal((await call(proxied.url, '127.0.0.1', '/open/items', { 'x-forwarded-for': '127.0.0.2, 127.0.0.3' })).status, 200);
+  assert.deepEqual(forwardedFor, ['127.0.0.2, 127.0.0.3, 127.0.0.1']);
+  forwardedFor.length = 0;
+  assert.equal((await call(gateway.url, '127.0.0.1', '/open/items')).status, 200);
+  assert.deepEqual(forwardedFor, ['127.0.0.1']);
 });
 
 test('trustedProxies: from an untrusted peer (127.0.0.3 or 127.0.0.2), X-Forwarded-For is ignored', async () => {
