@@ -81,6 +81,30 @@ test('DTDs and entity declarations are refused before parsing', () => {
   assert.equal(diagnostics[0]?.location?.line, 2);
 });
 
+test('<!DOCTYPE html> inside CDATA, a comment or an expression is text, not a DTD', () => {
+  // A maintenance page returned with return-response is a common APIM pattern.
+  const page = '<!DOCTYPE html><html><body>Down for maintenance</body></html>';
+  const { root, diagnostics } = read(`<policies><inbound><return-response><set-body><![CDATA[${page}]]></set-body></return-response></inbound></policies>`);
+  assert.deepEqual(diagnostics, []);
+  assert.equal(first(root, 0, 0, 0).text, page);
+  assert.deepEqual(read('<policies><!-- no <!DOCTYPE here --><inbound /></policies>').diagnostics, []);
+  const expression = read('<policies><inbound><set-variable name="x" value="@(&quot;<!DOCTYPE html>&quot;)" /></inbound></policies>');
+  assert.deepEqual(expression.diagnostics, []);
+  assert.equal(getAttribute(first(expression.root, 0, 0), 'value')?.value, '@("<!DOCTYPE html>")');
+});
+
+test('a DTD or entity declaration anywhere in the markup is refused at its position', () => {
+  for (const [text, line, column] of [
+    ['<policies>\n  <!DOCTYPE x>\n</policies>', 2, 3],
+    ['<policies><inbound /></policies>\n<!doctype policies>', 2, 1],
+    ['<policies><!ENTITY x "y"></policies>', 1, 11],
+  ] as const) {
+    const { root, diagnostics } = read(text);
+    assert.equal(root, undefined, text);
+    assert.deepEqual(diagnostics.map((d) => [d.code, d.location?.line, d.location?.column]), [['GH_XML_DTD_FORBIDDEN', line, column]], text);
+  }
+});
+
 test('undefined entities are malformed XML, never expanded', () => {
   const { root, diagnostics } = read('<policies><inbound>&ext;</inbound></policies>');
   assert.equal(root, undefined);

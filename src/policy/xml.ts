@@ -20,7 +20,7 @@ export function readPolicyXml(source: string, file: string, diagnostics: Diagnos
   const lines = lineStarts(text);
   const at = (offset: number): SourceLocation => toLocation(file, lines, offset);
 
-  if (!checkForbiddenConstructs(text, at, diagnostics)) return undefined;
+  reportTemplatePlaceholders(text, at, diagnostics);
 
   const scan = scanDocument(text, at, diagnostics);
   if (scan === undefined) return undefined;
@@ -69,17 +69,15 @@ function toLocation(file: string, starts: readonly number[], offset: number): So
 
 // ── Things refused before any parsing ─────────────────────────────────────────────────────
 const TEMPLATE_RE = /\$\{[^}\n]*\}?|%\{[^}\n]*\}?/g;
+/** A DTD or entity declaration after `<!` (outside comments, CDATA and expressions). */
+const DTD_RE = /^(DOCTYPE|ENTITY)/i;
 
 /**
- * DTDs and entity declarations are refused (XXE, billion laughs): returns false. Unrendered
- * templates are reported, and the read goes on so other problems in the file surface too.
+ * Unrendered templates are reported, and the read goes on so other problems in the file surface
+ * too. (DTDs and entity declarations are refused by the pre-scan, which knows what is markup: an
+ * HTML page in a CDATA body, `<![CDATA[<!DOCTYPE html>…]]>`, is text and stays allowed.)
  */
-function checkForbiddenConstructs(text: string, at: (o: number) => SourceLocation, diagnostics: DiagnosticBag): boolean {
-  const dtd = /<!(DOCTYPE|ENTITY)\b/i.exec(text);
-  if (dtd) {
-    diagnostics.report('GH_XML_DTD_FORBIDDEN', at(dtd.index), `<!${dtd[1]}> is not allowed in a policy document: DTDs and entity declarations are refused`);
-    return false;
-  }
+function reportTemplatePlaceholders(text: string, at: (o: number) => SourceLocation, diagnostics: DiagnosticBag): void {
   let found = 0;
   for (const m of text.matchAll(TEMPLATE_RE)) {
     if (found++ >= 10) break;
@@ -90,7 +88,6 @@ function checkForbiddenConstructs(text: string, at: (o: number) => SourceLocatio
     );
   }
   // Keep reading after placeholders: rendered or not, the rest of the file may hold other problems.
-  return true;
 }
 
 // ── The pre-scan: expression protection + positions ──────────────────────────────────────
@@ -157,6 +154,14 @@ function scanDocument(text: string, at: (o: number) => SourceLocation, diagnosti
         const end = text.indexOf(']]>', i + 9);
         i = end < 0 ? n : end + 3;
         continue;
+      }
+      if (text.charCodeAt(i + 1) === Ch.Bang) {
+        // DTDs and entity declarations are refused (XXE, billion laughs); reading stops here.
+        const dtd = DTD_RE.exec(text.slice(i + 2, i + 9));
+        if (dtd) {
+          diagnostics.report('GH_XML_DTD_FORBIDDEN', at(i), `<!${dtd[1]}> is not allowed in a policy document: DTDs and entity declarations are refused`);
+          return undefined;
+        }
       }
       if (text.charCodeAt(i + 1) === Ch.Question || text.charCodeAt(i + 1) === Ch.Bang) {
         const end = text.indexOf('>', i + 2);
@@ -397,7 +402,7 @@ function parseProtected(scan: ScanResult, file: string, at: (o: number) => Sourc
     diagnostics.report('GH_XML_MALFORMED', { file, line: parser.line, column: parser.columnIndex + 1 }, `malformed XML: ${message}`);
   });
   parser.on('doctype', () => {
-    // Unreachable after checkForbiddenConstructs, kept as a second lock.
+    // Unreachable after the pre-scan's refusal, kept as a second lock.
     if (!failed) diagnostics.report('GH_XML_DTD_FORBIDDEN', { file, line: parser.line, column: parser.columnIndex + 1 }, 'DTDs are not allowed');
     failed = true;
   });
