@@ -43,10 +43,13 @@ export function isHopByHop(lowerName: string): boolean {
 
 /**
  * The header names listed in a Connection header, lower-case (`Connection: close, X-Foo` → ['close', 'x-foo']).
- * Returns null when there is no Connection header, so callers skip the work in the common case.
+ * Returns null when there is no Connection header or it is just `keep-alive` (nothing beyond the
+ * hop-by-hop list to remove), so callers skip the work in the common case.
  */
 export function connectionTokens(value: HeaderValue | undefined): Set<string> | null {
-  if (value === undefined) return null;
+  // `keep-alive` alone (what node and most backends send) names only a header that is hop-by-hop
+  // anyway: no Set, no split on every proxied response.
+  if (value === undefined || value === 'keep-alive') return null;
   const tokens = new Set<string>();
   const lists = typeof value === 'string' ? [value] : value;
   for (const list of lists) {

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { Readable } from 'node:stream';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
@@ -239,6 +240,90 @@ describe('writeResponse: streams, HEAD and bodiless statuses', () => {
     const producedAtEnd = produced;
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal(produced, producedAtEnd, 'the source keeps no pace after the abort');
+  });
+});
+
+describe('writeResponse: node Readable bodies (the hand-rolled pipe backend bodies take)', () => {
+  it('pipes a Readable with its Content-Length kept and reports complete', async () => {
+    const r = await call({ status: 200, headers: { 'content-length': '6' }, body: Readable.from([Buffer.from('abc'), Buffer.from('def')], { objectMode: false }) });
+    assert.equal(r.body, 'abcdef');
+    assert.equal(r.headers['content-length'], '6');
+    assert.equal(r.result, 'complete');
+    assert.deepEqual(r.issues, []);
+  });
+
+  it('reports a Readable that errors after the headers, and breaks the connection', async () => {
+    const source = new Readable({ read() {} });
+    results = [];
+    next = () => ({ status: 200, headers: { 'content-length': '100' }, body: source });
+    setTimeout(() => {
+      source.push(Buffer.from('partial'));
+      setTimeout(() => source.destroy(Object.assign(new Error('backend reset'), { code: 'UND_ERR_SOCKET' })), 20);
+    }, 20);
+    await assert.rejects(async () => {
+      const r = await request(`${base}/`);
+      await r.body.text();
+    });
+    const written = results[0];
+    assert.ok(written !== undefined);
+    assert.equal(await written.result, 'failed');
+    assert.deepEqual(written.issues, [{ code: 'GH_RESPONSE_BODY_FAILED', message: 'the response body stream failed after the headers were sent: UND_ERR_SOCKET' }]);
+  });
+
+  it('breaks the connection when the Readable closes before its end without an error', async () => {
+    const source = new Readable({ read() {} });
+    results = [];
+    next = () => ({ status: 200, headers: { 'content-length': '100' }, body: source });
+    setTimeout(() => {
+      source.push(Buffer.from('partial'));
+      setTimeout(() => source.destroy(), 20);
+    }, 20);
+    await assert.rejects(async () => {
+      const r = await request(`${base}/`);
+      await r.body.text();
+    });
+    const written = results[0];
+    assert.ok(written !== undefined);
+    assert.equal(await written.result, 'aborted');
+    assert.deepEqual(written.issues, []);
+  });
+
+  it('destroys the Readable when the client goes away mid-body, quietly', async () => {
+    let pushed = 0;
+    const source = new Readable({
+      read() {
+        pushed++;
+        setTimeout(() => this.push(Buffer.alloc(16 * 1024, 0x7a)), 5);
+      },
+    });
+    results = [];
+    next = () => ({ status: 200, headers: {}, body: source });
+    const controller = new AbortController();
+    const r = await request(`${base}/`, { signal: controller.signal });
+    for await (const _chunk of r.body) {
+      controller.abort();
+      break;
+    }
+    const written = results[0];
+    assert.ok(written !== undefined);
+    assert.equal(await written.result, 'aborted');
+    assert.deepEqual(written.issues, []);
+    assert.equal(source.destroyed, true);
+    const pushedAtEnd = pushed;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(pushed, pushedAtEnd, 'the source is not read any more');
+  });
+
+  it('takes the generic path for a Readable that already ended', async () => {
+    const source = Readable.from([Buffer.from('x')], { objectMode: false });
+    for await (const _chunk of source) {
+      // drain it
+    }
+    assert.equal(source.readableEnded, true);
+    const r = await call({ status: 200, headers: {}, body: source });
+    assert.equal(r.status, 200);
+    assert.equal(r.body, '');
+    assert.equal(r.result, 'complete');
   });
 });
 

@@ -47,7 +47,9 @@ export function createGatewayServer(handler: RequestHandler, options: ServerOpti
 }
 
 async function serve(req: IncomingMessage, res: ServerResponse, requestId: string, handler: RequestHandler, options: ServerOptions): Promise<void> {
-  const started = performance.now();
+  // The clock is read only when the request log line will be written.
+  const debug = options.logger.isLevelEnabled('debug');
+  const started = debug ? performance.now() : 0;
   let response: GatewayResponse;
   const request = readGatewayRequest(req, options.read);
   if (request instanceof Error) {
@@ -75,7 +77,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, requestId: strin
     res.destroy();
     return 'failed' as const;
   });
-  if (options.logger.isLevelEnabled('debug')) {
+  if (debug) {
     options.logger.debug({ requestId, method: req.method, url: req.url, status: response.status, result, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request');
   }
 }

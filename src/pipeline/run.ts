@@ -11,14 +11,21 @@ import type { CompiledPipeline } from './pipeline.ts';
  */
 export async function runPipeline(pipeline: CompiledPipeline, ctx: GatewayContext): Promise<GatewayResponse> {
   try {
+    // A section whose handlers all return synchronously (cors, set-header …) yields a plain
+    // boolean: no promise, no microtask; only a section with an asynchronous step is awaited.
     ctx.section = 'inbound';
-    if (!(await runSection(pipeline.inbound, ctx))) {
+    let answered = runSection(pipeline.inbound, ctx);
+    if (typeof answered !== 'boolean') answered = await answered;
+    if (!answered) {
       ctx.section = 'backend';
-      if (!(await runSection(pipeline.backend, ctx))) {
+      answered = runSection(pipeline.backend, ctx);
+      if (typeof answered !== 'boolean') answered = await answered;
+      if (!answered) {
         // No forward-request and nothing answered: APIM's context.Response starts as an empty 200.
         if (ctx.response === null) ctx.response = emptyResponse(200);
         ctx.section = 'outbound';
-        await runSection(pipeline.outbound, ctx);
+        const done = runSection(pipeline.outbound, ctx);
+        if (typeof done !== 'boolean') await done;
       }
     }
   } catch (err) {
@@ -28,11 +35,36 @@ export async function runPipeline(pipeline: CompiledPipeline, ctx: GatewayContex
   return finish(ctx);
 }
 
-/** Runs `handlers` in order; true when one of them answered ('respond'). */
-async function runSection(handlers: readonly PolicyHandler[], ctx: GatewayContext): Promise<boolean> {
+/**
+ * Runs `handlers` in order; true when one of them answered ('respond'). Synchronous until a
+ * handler returns a promise; from there on {@link runSectionAsync} finishes the section.
+ */
+function runSection(handlers: readonly PolicyHandler[], ctx: GatewayContext): boolean | Promise<boolean> {
   for (let i = 0; i < handlers.length; i++) {
     const handler = handlers[i] as PolicyHandler;
-    let outcome;
+    let result;
+    try {
+      result = handler.run(ctx);
+    } catch (err) {
+      throw new StepFailure(err, handler);
+    }
+    if (result !== undefined && typeof (result as Promise<unknown>).then === 'function') return runSectionAsync(handlers, ctx, i, result as Promise<unknown>);
+    if (result === 'respond') return true;
+  }
+  return false;
+}
+
+/** The rest of a section after handler `index` returned `pending`. */
+async function runSectionAsync(handlers: readonly PolicyHandler[], ctx: GatewayContext, index: number, pending: Promise<unknown>): Promise<boolean> {
+  let outcome;
+  try {
+    outcome = await pending;
+  } catch (err) {
+    throw new StepFailure(err, handlers[index] as PolicyHandler);
+  }
+  if (outcome === 'respond') return true;
+  for (let i = index + 1; i < handlers.length; i++) {
+    const handler = handlers[i] as PolicyHandler;
     try {
       const result = handler.run(ctx);
       outcome = result !== undefined && typeof (result as Promise<unknown>).then === 'function' ? await result : result;

@@ -324,6 +324,33 @@ test('isPreflight: OPTIONS + Origin + Access-Control-Request-Method', () => {
   assert.equal(isPreflight('GET', { origin: 'https://a', 'access-control-request-method': 'PUT' }), false);
 });
 
+test('answerPreflight (the reason-free fast path) answers exactly what decideCors decides, over a grid of policies and preflights', () => {
+  const handlerOf = (c: CompiledCors): PolicyHandler => ({ name: 'cors', cors: c, location: c.location, scope: c.scope, policyId: undefined, run: () => undefined }) as PolicyHandler;
+  const TERMINATE = cors(' terminate-unmatched-request="true"', origins('https://app.example.com') + methods('GET'));
+  const chains: CompiledCors[][] = [[PORTAL], [LIST], [ANY], [ANY_CRED], [TERMINATE], [LIST, ANY], [TERMINATE, ANY], [LIST, PORTAL, ANY_CRED], []];
+  const originsTried = ['https://app.example.com', 'http://localhost:4200', 'https://portal.example.net', 'https://evil.example', 'null', 'not an origin', 'https://APP.example.com'];
+  const methodsTried = ['GET', 'PUT', 'patch', 'PATCH', 'DELETE', 'bad method', ''];
+  const headersTried = [undefined, '', 'content-type', 'Content-Type, X-Api-Key', 'x-other', 'content-type,,authorization', 'bad header'];
+  let compared = 0;
+  for (const chain of chains) {
+    for (const origin of originsTried) {
+      for (const method of methodsTried) {
+        for (const requestHeaders of headersTried) {
+          const headerMap: Record<string, string> = { origin, 'access-control-request-method': method };
+          if (requestHeaders !== undefined) headerMap['access-control-request-headers'] = requestHeaders;
+          const request = { method: 'OPTIONS', path: '/', query: '', body: null, ipAddress: '', protocol: 'http' as const, host: '', headers: headerMap };
+          const expected = decideCors(chain, preflight(origin, method, requestHeaders));
+          const answered = answerPreflight(chain.map(handlerOf), request);
+          assert.deepEqual(answered.response.headers, Object.fromEntries(expected.headers), `${chain.length} cors, ${origin} ${method} ${requestHeaders}`);
+          assert.deepEqual(answered.decision, expected);
+          compared++;
+        }
+      }
+    }
+  }
+  assert.equal(compared, chains.length * originsTried.length * methodsTried.length * headersTried.length);
+});
+
 test('answerPreflight: skips non-cors handlers, returns a 200 with an empty body and the decision', () => {
   const [handler] = compileForTest(`\n<cors>${origins('https://app.example.com')}${headers('x-a')}</cors>`, def);
   assert.ok(handler !== undefined);

@@ -119,11 +119,44 @@ export function decideCors(policies: readonly CompiledCors[], request: CorsReque
  * skipped. Always returns a 200 with an empty body; with no cors at all the decision is `no-cors`
  * and the gateway should route normally instead (APIM then answers 404, apim-semantics.md §1.13.4).
  */
-export function answerPreflight(corsHandlers: readonly PolicyHandler[], request: GatewayRequest): { response: GatewayResponse; decision: CorsDecision } {
-  const policies: CompiledCors[] = [];
-  for (const handler of corsHandlers) if (isCorsHandler(handler)) policies.push(handler.cors);
-  const decided = decideCors(policies, corsRequestOf(request));
-  return { response: emptyResponse(decided.headers), decision: decided };
+export function answerPreflight(corsHandlers: readonly PolicyHandler[], request: GatewayRequest): { readonly response: GatewayResponse; readonly decision: CorsDecision } {
+  return new PreflightAnswer(corsHandlers, request, emptyResponse(preflightAnswerHeaders(corsHandlers, corsRequestOf(request))));
+}
+
+/**
+ * The headers decideCors puts on a preflight's answer, by the same steps as decidePreflight but
+ * without building reasons: the gateway answers every preflight through here and needs no trace.
+ */
+function preflightAnswerHeaders(corsHandlers: readonly PolicyHandler[], request: CorsRequest): readonly CorsHeaderPair[] {
+  for (let i = 0; i < corsHandlers.length; i++) {
+    const handler = corsHandlers[i] as PolicyHandler;
+    if (!isCorsHandler(handler)) continue;
+    const answer = evaluatePreflight(handler.cors, request, null);
+    if (answer !== undefined) return answer;
+    if (handler.cors.terminateUnmatched) return NO_HEADERS;
+  }
+  return NO_HEADERS;
+}
+
+/** answerPreflight's result: the decision (with its reasons) is only worked out when read (traces, tests). */
+class PreflightAnswer {
+  readonly response: GatewayResponse;
+  readonly #handlers: readonly PolicyHandler[];
+  readonly #request: GatewayRequest;
+  #decision: CorsDecision | undefined;
+  constructor(handlers: readonly PolicyHandler[], request: GatewayRequest, response: GatewayResponse) {
+    this.response = response;
+    this.#handlers = handlers;
+    this.#request = request;
+  }
+  get decision(): CorsDecision {
+    if (this.#decision === undefined) {
+      const policies: CompiledCors[] = [];
+      for (const handler of this.#handlers) if (isCorsHandler(handler)) policies.push(handler.cors);
+      this.#decision = decideCors(policies, corsRequestOf(this.#request));
+    }
+    return this.#decision;
+  }
 }
 
 /**
@@ -213,21 +246,22 @@ function decidePreflight(policies: readonly CompiledCors[], request: CorsRequest
 }
 
 /**
- * Evaluates one cors against a preflight, pushing its reasons. Returns the answer's headers when
- * it matches, undefined when it does not. Exported for the compiled handler (OPTIONS operations).
+ * Evaluates one cors against a preflight, pushing its reasons (none with `reasons` null: the
+ * gateway's answer path, which allocates no reason objects). Returns the answer's headers when it
+ * matches, undefined when it does not. Exported for the compiled handler (OPTIONS operations).
  */
-export function evaluatePreflight(cors: CompiledCors, request: CorsRequest, reasons: CorsReason[]): CorsHeaderPair[] | undefined {
+export function evaluatePreflight(cors: CompiledCors, request: CorsRequest, reasons: CorsReason[] | null): CorsHeaderPair[] | undefined {
   const origin = request.origin ?? '';
   const originMatch = matchOrigin(cors, origin);
   let ok = true;
   if (originMatch === ORIGIN_INVALID) {
-    reasons.push({ code: 'origin-invalid', cors, value: origin });
+    reasons?.push({ code: 'origin-invalid', cors, value: origin });
     ok = false;
   } else if (originMatch === ORIGIN_NOT_ALLOWED) {
-    reasons.push({ code: 'origin-not-allowed', cors, value: origin });
+    reasons?.push({ code: 'origin-not-allowed', cors, value: origin });
     ok = false;
   } else {
-    reasons.push({ code: originMatch === ORIGIN_ANY ? 'origin-any' : originMatch === ORIGIN_ANY_ECHO ? 'origin-any-echoed' : 'origin-allowed', cors, value: origin });
+    reasons?.push({ code: originMatch === ORIGIN_ANY ? 'origin-any' : originMatch === ORIGIN_ANY_ECHO ? 'origin-any-echoed' : 'origin-allowed', cors, value: origin });
   }
 
   // Method: compared case-insensitively (APIM is .NET; methods in config are upper-cased at load).
@@ -235,25 +269,25 @@ export function evaluatePreflight(cors: CompiledCors, request: CorsRequest, reas
   let methodPair: CorsHeaderPair | undefined = cors.fixed.allowMethods;
   let echoedMethod = false;
   if (!isToken(requested)) {
-    reasons.push({ code: 'method-invalid', cors, value: requested });
+    reasons?.push({ code: 'method-invalid', cors, value: requested });
     ok = false;
   } else if (cors.anyMethod) {
-    reasons.push({ code: 'method-allowed', cors, value: requested });
+    reasons?.push({ code: 'method-allowed', cors, value: requested });
     if (methodPair === undefined) {
       // `*` with credentials: Fetch reads `*` literally, so echo the method.
       methodPair = [H.allowMethods, requested];
       echoedMethod = true;
     }
   } else if (cors.methods.has(requested)) {
-    reasons.push({ code: 'method-allowed', cors, value: requested });
+    reasons?.push({ code: 'method-allowed', cors, value: requested });
   } else if (cors.methods.has(requested.toUpperCase())) {
     // Matched only case-insensitively (e.g. `patch`): Fetch compares methods byte for byte,
     // so the list answer would fail in the browser; echo the method as requested instead.
-    reasons.push({ code: 'method-allowed', cors, value: requested });
+    reasons?.push({ code: 'method-allowed', cors, value: requested });
     methodPair = [H.allowMethods, requested];
     echoedMethod = true;
   } else {
-    reasons.push({ code: 'method-not-allowed', cors, value: requested });
+    reasons?.push({ code: 'method-not-allowed', cors, value: requested });
     ok = false;
   }
 
@@ -262,15 +296,15 @@ export function evaluatePreflight(cors: CompiledCors, request: CorsRequest, reas
   let headersOk = true;
   for (const name of requestedHeaders) {
     if (!isToken(name)) {
-      reasons.push({ code: 'header-invalid', cors, value: name });
+      reasons?.push({ code: 'header-invalid', cors, value: name });
       headersOk = false;
     } else if (!cors.anyHeader && !cors.headers.has(name.toLowerCase())) {
-      reasons.push({ code: 'header-not-allowed', cors, value: name });
+      reasons?.push({ code: 'header-not-allowed', cors, value: name });
       headersOk = false;
     }
   }
   if (!headersOk) ok = false;
-  else if (requestedHeaders.length > 0) reasons.push({ code: 'headers-allowed', cors, value: requestedHeaders.join(', ') });
+  else if (requestedHeaders.length > 0) reasons?.push({ code: 'headers-allowed', cors, value: requestedHeaders.join(', ') });
   if (!ok) return undefined;
 
   let headersPair = cors.fixed.allowHeaders;
