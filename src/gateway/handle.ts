@@ -68,16 +68,14 @@ export async function handleRequest(snapshot: RequestSnapshot, request: GatewayR
   }
   const api = match.api;
 
-  if (isPreflight(request.method, request.headers)) {
+  // A preflight is answered by cors alone, unless the API has an OPTIONS operation for this URL:
+  // then `match.operation` is that operation and the request is processed like any other, the
+  // subscription check included (APIM: "preflight request processing logic … will not be executed").
+  if (match.operation === null && isPreflight(request.method, request.headers)) {
     const product = resolvePreflightProduct(api.access, request.query, snapshot.subscriptions) ?? NO_PRODUCT;
-    // A preflight is answered by cors alone, unless the API has an OPTIONS operation for this URL
-    // (then `match.operation` is that operation and its pipeline runs, as APIM documents).
-    if (match.operation === null) {
-      const pipeline = preflightPipeline(snapshot, match.route, api, product, request, match.remainderPath);
-      if (pipeline !== undefined && pipeline.corsHandlers.length > 0) return answerPreflight(pipeline.corsHandlers, request).response;
-      return operationNotFound(snapshot, request, requestId, api, product, match.params, match.remainderPath);
-    }
-    return runOperation(request, requestId, api, match.operation, product, match.params, match.remainderPath);
+    const pipeline = preflightPipeline(snapshot, match.route, api, product, request, match.remainderPath);
+    if (pipeline !== undefined && pipeline.corsHandlers.length > 0) return answerPreflight(pipeline.corsHandlers, request).response;
+    return operationNotFound(snapshot, request, requestId, api, product, match.params, match.remainderPath);
   }
 
   // Hot path: one header read (maybe a query scan) and one Map lookup; every result is shared.

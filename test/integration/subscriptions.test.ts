@@ -15,7 +15,7 @@ import { request } from 'undici';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 
 const FOLDER = fileURLToPath(new URL('../fixtures/subscriptions', import.meta.url));
-const API_NAMES = ['catalog', 'public', 'anon', 'custom', 'secure', 'books', 'books-v2', 'music-v1', 'music-v2', 'films-v1', 'films-v2', 'echo'];
+const API_NAMES = ['catalog', 'public', 'anon', 'custom', 'secure', 'books', 'books-v2', 'music-v1', 'music-v2', 'films-v1', 'films-v2', 'echo', 'preflight-op'];
 
 const MISSING = { statusCode: 401, message: 'Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.' };
 const INVALID = { statusCode: 401, message: 'Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.' };
@@ -332,3 +332,23 @@ describe('compat.corsOnGatewayErrors', () => {
     assert.equal(res.headers['x-api'], 'secure');
   });
 });
+
+describe('an OPTIONS operation takes a preflight-shaped request out of the preflight path', () => {
+  const preflightHeaders = { origin: 'http://app.localhost:3000', 'access-control-request-method': 'GET' };
+  test('it is an ordinary request: without a key, 401 and the backend is never called', async () => {
+    const before = backendHits;
+    const res = await call('OPTIONS', '/preflight-op/items', preflightHeaders);
+    assert.equal(res.status, 401);
+    assert.deepEqual(JSON.parse(res.text), MISSING);
+    assert.equal(backendHits, before);
+  });
+  test('with a valid key (header or query) the operation runs, backend included', async () => {
+    const viaHeader = await call('OPTIONS', '/preflight-op/items', { ...preflightHeaders, [KEY]: 'preflight-op-key' });
+    assert.equal(viaHeader.status, 200);
+    assert.equal(viaHeader.json().method, 'OPTIONS');
+    const viaQuery = await call('OPTIONS', '/preflight-op/items?subscription-key=preflight-op-key', preflightHeaders);
+    assert.equal(viaQuery.status, 200);
+    assert.equal(viaQuery.json().method, 'OPTIONS');
+  });
+});
+
