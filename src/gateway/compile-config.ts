@@ -82,7 +82,7 @@ export function compileConfig(config: LoadedConfig, options: CompileConfigOption
   const global = readParsed(config.globalPolicy, 'global', 'global', ['global']) ?? defaultGlobal;
 
   const backends = new Map<string, BackendEntity>(config.backends.map((b) => [b.id, { id: b.id, url: config.overlay.backendUrls[b.id] ?? b.url }]));
-  const compiler = new PipelineCompiler({ backends, forwarder: options.forwarder, compat }, diagnostics);
+  const compiler = new PipelineCompiler({ backends, forwarder: options.forwarder, compat, defaultBackendTimeoutMs: config.overlay.limits.backendTimeoutMs }, diagnostics);
 
   const productDocs = new Map<string, ParsedDocument | null>();
   for (const product of config.products) {

@@ -28,6 +28,8 @@ export interface CompileEnv {
   readonly backends: ReadonlyMap<string, BackendEntity>;
   readonly forwarder: BackendForwarder;
   readonly compat: CompatSettings;
+  /** forward-request's timeout when the element sets none (overlay limits.backendTimeoutSeconds); APIM's 300 s when absent. */
+  readonly defaultBackendTimeoutMs?: number;
   /** Compiles a nested block (choose/when, retry …) into handlers. */
   compileStatements(statements: readonly ParsedStatement[]): readonly PolicyHandler[];
 }

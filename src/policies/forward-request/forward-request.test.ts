@@ -7,7 +7,7 @@ import { compileEnvForTest, compileForTest } from '../../policy/testing.ts';
 import { parseTable } from '../shared/testing.ts';
 import { forwardRequestPolicy, type ForwardRequestConfig } from './forward-request.ts';
 
-const DEFAULTS: ForwardRequestConfig = { timeoutMs: 300_000, followRedirects: false, bufferRequestBody: false, bufferResponse: true, failOnErrorStatusCode: false, httpVersion: '1' };
+const DEFAULTS: ForwardRequestConfig = { timeoutMs: null, followRedirects: false, bufferRequestBody: false, bufferResponse: true, failOnErrorStatusCode: false, httpVersion: '1' };
 
 parseTable<ForwardRequestConfig>(forwardRequestPolicy, [
   { name: 'APIM defaults', xml: '<forward-request />', config: DEFAULTS, diagnostics: [] },
@@ -60,6 +60,20 @@ test('run <forward-request>: hands the context and the precomputed options to th
   await handler?.run(createTestContext());
   assert.equal(calls[1]?.options, calls[0]?.options);
   assert.ok(Object.isFrozen(calls[0]?.options));
+});
+
+test('run <forward-request>: without a timeout attribute, the overlay default applies, else APIM\'s 300 s', async () => {
+  const { forwarder, calls } = recordingForwarder();
+  const withOverlay = compileEnvForTest({ forwarder });
+  const [fromOverlay] = compileForTest('<forward-request />', forwardRequestPolicy as never, { env: { ...withOverlay, defaultBackendTimeoutMs: 30_000 } });
+  await fromOverlay?.run(createTestContext());
+  assert.equal(calls[0]?.options.timeoutMs, 30_000);
+  const [apimDefault] = compileForTest('<forward-request />', forwardRequestPolicy as never, { env: compileEnvForTest({ forwarder }) });
+  await apimDefault?.run(createTestContext());
+  assert.equal(calls[1]?.options.timeoutMs, 300_000);
+  const [explicit] = compileForTest('<forward-request timeout="5" />', forwardRequestPolicy as never, { env: { ...withOverlay, defaultBackendTimeoutMs: 30_000 } });
+  await explicit?.run(createTestContext());
+  assert.equal(calls[2]?.options.timeoutMs, 5_000, 'the element wins over the overlay');
 });
 
 test('run <forward-request>: a PolicyFailure from the backend layer propagates (→ on-error)', async () => {

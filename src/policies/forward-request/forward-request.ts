@@ -5,8 +5,11 @@ import { attributeValueAt, booleanAttribute, checkChildren, enumAttribute, integ
 import { createHandler } from '../shared/handler.ts';
 
 export interface ForwardRequestConfig {
-  /** Time to wait for the backend's response headers, in ms (APIM `timeout` × 1000 or `timeout-ms`). */
-  readonly timeoutMs: number;
+  /**
+   * Time to wait for the backend's response headers, in ms (APIM `timeout` × 1000 or `timeout-ms`);
+   * null when the element sets none: the gateway default applies (overlay limits.backendTimeoutSeconds, APIM's 300 s).
+   */
+  readonly timeoutMs: number | null;
   readonly followRedirects: boolean;
   readonly bufferRequestBody: boolean;
   /** Parsed and kept for the effective policy; gatehouse streams responses either way. */
@@ -16,7 +19,8 @@ export interface ForwardRequestConfig {
   readonly httpVersion: '1' | '2' | '2or1';
 }
 
-const DEFAULT_TIMEOUT_S = 300;
+/** APIM's default forward-request timeout, used when neither the element nor the overlay sets one. */
+export const DEFAULT_TIMEOUT_MS = 300_000;
 // setTimeout's ceiling (2^31-1 ms, ~24.8 days): a larger delay would fire at once.
 const MAX_TIMEOUT_MS = 2_147_483_647;
 const HTTP_VERSIONS = ['1', '2', '2or1'] as const;
@@ -47,7 +51,7 @@ export const forwardRequestPolicy = definePolicy<ForwardRequestConfig>({
     if (getAttribute(element, 'timeout') !== undefined && getAttribute(element, 'timeout-ms') !== undefined) {
       ctx.report('GH_POLICY_ATTR_CONFLICT', attributeValueAt(element, 'timeout-ms'), `<forward-request>: use either 'timeout' (seconds) or 'timeout-ms', not both`);
     }
-    let timeoutMs = ms ?? (seconds ?? DEFAULT_TIMEOUT_S) * 1000;
+    let timeoutMs = ms ?? (seconds === undefined ? null : seconds * 1000);
     if (timeoutMs === 0) {
       // 0 would read as "no timeout" to undici; a backend must always be timed out (house rule).
       ctx.report('GH_POLICY_ATTR_INVALID', attributeValueAt(element, ms === undefined ? 'timeout' : 'timeout-ms'), `<forward-request>: a timeout of 0 fails every request at once; gatehouse waits 1 ms`, 'warning');
@@ -75,7 +79,7 @@ export const forwardRequestPolicy = definePolicy<ForwardRequestConfig>({
   compile(config, env, statement) {
     // One frozen options object shared by every request through this statement.
     const options: ForwardOptions = Object.freeze({
-      timeoutMs: config.timeoutMs,
+      timeoutMs: config.timeoutMs ?? env.defaultBackendTimeoutMs ?? DEFAULT_TIMEOUT_MS,
       followRedirects: config.followRedirects,
       failOnErrorStatusCode: config.failOnErrorStatusCode,
       bufferRequestBody: config.bufferRequestBody,
