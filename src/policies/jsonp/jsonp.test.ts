@@ -1,3 +1,4 @@
+import { discardBody } from '../../pipeline/body.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
@@ -342,6 +343,22 @@ test('stopping the replayed stream early releases the source', async () => {
   }
   const { response } = await run('cb=f', { body: source() });
   for await (const _ of response.body as AsyncIterable<Uint8Array>) break;
+  assert.equal(released, true);
+});
+
+test('a replayed body discarded before anyone reads it still releases the source', async () => {
+  let released = false;
+  async function* source(): AsyncGenerator<Uint8Array> {
+    try {
+      for (let i = 0; i < 10; i++) yield Buffer.alloc(1024 * 1024, 0x20);
+    } finally {
+      released = true;
+    }
+  }
+  const { response } = await run('cb=f', { body: source() });
+  // What on-error or respond does with a body it will not send.
+  discardBody(response.body);
+  await new Promise((resolve) => setImmediate(resolve));
   assert.equal(released, true);
 });
 

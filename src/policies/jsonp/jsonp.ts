@@ -289,13 +289,33 @@ async function bufferBody(body: Body, limit: number): Promise<Buffered> {
     if (next.done === true) break;
     chunks.push(next.value);
     size += next.value.length;
-    if (size > limit) return { complete: false, replay: replay(chunks, iterator) };
+    if (size > limit) return { complete: false, replay: new Replay(chunks, iterator) };
   }
   return { complete: true, bytes: Buffer.concat(chunks, size) };
 }
 
 async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
   yield bytes;
+}
+
+/**
+ * What was read, then the rest of the source. A body can be discarded before anyone iterates it
+ * (a later outbound step fails); `destroy()` then releases the source, which `return()` on a
+ * generator that never started would not do (its `finally` never runs).
+ */
+class Replay implements AsyncIterable<Uint8Array> {
+  readonly #chunks: readonly Uint8Array[];
+  readonly #rest: AsyncIterator<Uint8Array>;
+  constructor(chunks: readonly Uint8Array[], rest: AsyncIterator<Uint8Array>) {
+    this.#chunks = chunks;
+    this.#rest = rest;
+  }
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return replay(this.#chunks, this.#rest);
+  }
+  destroy(): void {
+    this.#rest.return?.()?.catch(() => {});
+  }
 }
 
 async function* replay(chunks: readonly Uint8Array[], rest: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
