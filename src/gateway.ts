@@ -135,6 +135,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const server = createGatewayServer(handle, {
     maxHeaderBytes: overlay.limits.maxHeaderBytes,
     read: { maxBodyBytes: overlay.limits.maxBodyBytes, clientAddress: callerAddressRule(overlay.trustedProxies) },
+    // Idle sockets outlive the default backend wait, so a client is never cut while a backend thinks.
+    idleTimeoutMs: overlay.limits.backendTimeoutMs + 30_000,
     logger,
   });
   const address = await listen(server, options.port ?? overlay.listen.port, options.host ?? overlay.listen.host);

@@ -78,3 +78,36 @@ describe('createGatewayServer: a request body read only in part', () => {
     assert.match(text, /HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok \/next$/);
   });
 });
+
+describe('createGatewayServer: a client that stops reading', () => {
+  it('is cut after the idle timeout, and the response body source is released', async () => {
+    let released = false;
+    async function* endless(): AsyncGenerator<Uint8Array> {
+      try {
+        for (;;) yield Buffer.alloc(64 * 1024, 0x61);
+      } finally {
+        released = true;
+      }
+    }
+    const server = createGatewayServer(async () => ({ status: 200, headers: {}, body: endless() }), {
+      maxHeaderBytes: 16384,
+      read: { maxBodyBytes: 1000 },
+      logger: pino({ level: 'silent' }),
+      idleTimeoutMs: 300,
+    });
+    const { port } = await listen(server, 0, '127.0.0.1');
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+    socket.pause(); // never read: the server's writes stall
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    const deadline = Date.now() + 5000;
+    while (!released && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(released, true, 'the body source was released');
+    socket.destroy();
+    await closed;
+    server.closeAllConnections();
+    await close(server);
+  });
+});
+

@@ -15,6 +15,13 @@ export interface ServerOptions {
   readonly logger: Logger;
   /** Whole-request timeout (node's requestTimeout), ms; bounds slow clients. */
   readonly requestTimeoutMs?: number;
+  /**
+   * Socket inactivity timeout, ms (node's server.timeout). A client that stops reading a streamed
+   * response stalls every write; without this it would hold the backend connection forever
+   * (undici's body timeout does not fire while we apply backpressure). Default 330 s: longer than
+   * APIM's 300 s backend timeout, so a client waiting for a slow backend is not cut first.
+   */
+  readonly idleTimeoutMs?: number;
 }
 
 /**
@@ -36,6 +43,7 @@ export function createGatewayServer(handler: RequestHandler, options: ServerOpti
       void serve(req, res, requestId, handler, options);
     },
   );
+  server.timeout = options.idleTimeoutMs ?? 330_000;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Malformed requests (bad headers, CR/LF injection, oversized headers): answer like node would, log, move on.
     if (!socket.writable) return socket.destroy();
