@@ -8,6 +8,7 @@
  * (apim-semantics.md §4.8); docs/routing.md explains every decision.
  */
 import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import { Agent, interceptors } from 'undici';
 import type { Dispatcher } from 'undici';
 import { PolicyFailure } from '../pipeline/context.ts';
@@ -141,7 +142,7 @@ export class UndiciForwarder implements BackendForwarder {
       why ??= 'client';
       controller.abort();
     };
-    socket?.once('close', onClientClose);
+    if (socket !== null) watchClose(socket, onClientClose);
 
     let data: Dispatcher.ResponseData;
     try {
@@ -161,7 +162,7 @@ export class UndiciForwarder implements BackendForwarder {
       throw toFailure(err, why ?? (socket !== null && socket.destroyed ? 'client' : null), options.timeoutMs);
     } finally {
       clearTimeout(timer);
-      socket?.off('close', onClientClose);
+      if (socket !== null) unwatchClose(socket, onClientClose);
     }
 
     const responseHeaders = data.headers as HeaderMap;
@@ -286,6 +287,30 @@ async function bufferBody(request: GatewayRequest): Promise<void> {
   request.body = Buffer.concat(chunks);
   // The length is known now; a stale chunked framing header must not survive.
   delete request.headers['transfer-encoding'];
+}
+
+/**
+ * One 'close' listener per client socket, fanning out to its in-flight forwards. A listener per
+ * forward would pile up on a pipelining client's socket (MaxListenersExceededWarning at 11).
+ */
+const closeWatchers = new WeakMap<Socket, Set<() => void>>();
+
+function watchClose(socket: Socket, callback: () => void): void {
+  let set = closeWatchers.get(socket);
+  if (set === undefined) {
+    const callbacks = new Set<() => void>();
+    set = callbacks;
+    closeWatchers.set(socket, callbacks);
+    socket.once('close', () => {
+      closeWatchers.delete(socket);
+      for (const cb of callbacks) cb();
+    });
+  }
+  set.add(callback);
+}
+
+function unwatchClose(socket: Socket, callback: () => void): void {
+  closeWatchers.get(socket)?.delete(callback);
 }
 
 function clientAborted(): PolicyFailure {

@@ -159,3 +159,27 @@ test('header values with CR/LF never get through; the server stays up', async ()
   assert.match(raw, /^HTTP\/1\.1 400/);
   assert.equal((await call('GET', '/shop/items')).status, 200);
 });
+
+test('a pipelining client with many requests in flight causes no listener leak warning', async () => {
+  const { connect } = await import('node:net');
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.name);
+  process.on('warning', onWarning);
+  try {
+    const count = 20;
+    const raw = await new Promise<string>((resolve) => {
+      const socket = connect(gateway.port, '127.0.0.1', () => {
+        socket.write('GET /slow/status HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(count - 1) + 'GET /slow/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      });
+      let data = '';
+      socket.on('data', (d) => (data += d.toString()));
+      socket.on('close', () => resolve(data));
+      socket.on('error', () => resolve(data));
+    });
+    assert.equal(raw.match(/HTTP\/1\.1 500 /g)?.length, count, 'every pipelined request timed out at the backend and was answered');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(warnings.filter((w) => w === 'MaxListenersExceededWarning'), []);
+  } finally {
+    process.off('warning', onWarning);
+  }
+});
