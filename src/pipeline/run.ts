@@ -136,11 +136,11 @@ export function emptyResponse(status: number): GatewayResponse {
   return { status, headers: {}, body: null };
 }
 
-/** APIM's gateway error body shape: {"statusCode":404,"message":"Resource not found"}. */
+/** APIM's gateway error body shape, {"statusCode":404,"message":"Resource not found"}, with APIM's plain `application/json` (as src/http/errors.ts). */
 export function jsonError(status: number, message: string): GatewayResponse {
   return {
     status,
-    headers: { 'content-type': 'application/json; charset=utf-8' },
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ statusCode: status, message }),
   };
 }

@@ -81,7 +81,7 @@ after(async () => {
 function assertRefused(res: { status: number; headers: Record<string, unknown>; text: string }, what: string, apiOnError?: string): void {
   assert.equal(res.status, 403, what);
   assert.equal(res.text, FORBIDDEN, what);
-  assert.equal(res.headers['content-type'], 'application/json; charset=utf-8', what);
+  assert.equal(res.headers['content-type'], 'application/json', what);
   assert.equal(res.headers['content-length'], String(FORBIDDEN.length), what);
   // on-error ran (global, reached through <base /> where the API has its own on-error).
   assert.equal(res.headers['x-on-error'], 'global', what);
