@@ -131,3 +131,28 @@ test('response decorators apply to the final response whichever step produced it
   await runPipeline(pipeline({ inbound: [step('a', (c) => addResponseDecorator(c, counting)), step('b', (c) => addResponseDecorator(c, counting))] }), ctx);
   assert.equal(count, 1);
 });
+
+test('a backend response replaced by on-error has its body released (its connection is reused)', async () => {
+  let released = false;
+  async function* backendBody(): AsyncGenerator<Uint8Array> {
+    try {
+      yield new Uint8Array([1]);
+    } finally {
+      released = true;
+    }
+  }
+  const body = backendBody();
+  // Start the stream, as undici has, so return() runs its finally.
+  await body.next();
+  const answered = step('forward-request', (c) => {
+    c.response = { status: 200, headers: {}, body };
+  });
+  const failing = step('set-header', () => {
+    throw new PolicyFailure('set-header', 'R', 'outbound failed', 500);
+  });
+  const res = await runPipeline(pipeline({ backend: [answered], outbound: [failing] }), createTestContext());
+  await new Promise((r) => setImmediate(r));
+  assert.equal(res.status, 500);
+  assert.notEqual(res.body, body);
+  assert.equal(released, true);
+});
