@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   GH_CORS_METHOD_INVALID: 'A <method> is empty or not a valid HTTP method token.',
   GH_CORS_HEADER_INVALID: 'A <header> is empty or not a valid header name.',
   GH_CORS_ALLOWED_HEADERS_MISSING: '<cors> has no <allowed-headers> (required by the current APIM docs): preflights asking for any request header will not match.',
+  GH_CORS_NOT_FIRST: 'Policies run before <cors> in an effective inbound section; if one answers or fails, the response carries no CORS headers.',
+  GH_CORS_SHADOWED: 'A second top-level <cors> in an effective inbound section: only the first decides.',
   GH_CORS_PRODUCT_SCOPE_HEADER_KEY: 'A product-scope <cors> on a product that requires a subscription: browser preflights carry no key header, so they resolve the product only when the key is in the query.',
   GH_CORS_HEADER_VERSIONING: 'A <cors> in the effective policy of a Header-versioned API version: browser preflights carry no version header, so they never reach that version (404).',
   // ── Scopes, <base/>, fragments, named values ────────────────────────────

@@ -1,6 +1,7 @@
 import type { LoadedApi, LoadedConfig, LoadedOperation } from '../config/model.ts';
 import type { RuntimeApi, RuntimeOperation } from '../pipeline/context.ts';
 import { crossDomainResponder, type CrossDomainResponder } from '../policies/cross-domain/cross-domain.ts';
+import { CorsPlacementLint } from '../policies/cors/lint.ts';
 import type { BackendForwarder } from '../pipeline/handler.ts';
 import type { CompiledPipeline } from '../pipeline/pipeline.ts';
 import type { BackendEntity } from '../policy/compile-env.ts';
@@ -84,6 +85,7 @@ export function compileConfig(config: LoadedConfig, options: CompileConfigOption
   const backends = new Map<string, BackendEntity>(config.backends.map((b) => [b.id, { id: b.id, url: config.overlay.backendUrls[b.id] ?? b.url }]));
   const compiler = new PipelineCompiler({ backends, forwarder: options.forwarder, compat, defaultBackendTimeoutMs: config.overlay.limits.backendTimeoutMs }, diagnostics);
 
+  const corsLint = new CorsPlacementLint(diagnostics);
   const productDocs = new Map<string, ParsedDocument | null>();
   for (const product of config.products) {
     const label = `product:${product.name}`;
@@ -108,13 +110,22 @@ export function compileConfig(config: LoadedConfig, options: CompileConfigOption
     };
 
     const apiPipelines = new Map<string, CompiledPipeline>();
-    for (const product of contexts) apiPipelines.set(product, compiler.compile(compose(chainFor(product, undefined), defaultGlobal)));
+    const contextLabel = (product: string, operation?: string) => [product === NO_PRODUCT ? null : `product:${product}`, apiLabel, operation ? `operation:${operation}` : null].filter(Boolean).join(' › ');
+    for (const product of contexts) {
+      const effective = compose(chainFor(product, undefined), defaultGlobal);
+      corsLint.check(effective.inbound, contextLabel(product));
+      apiPipelines.set(product, compiler.compile(effective));
+    }
 
     const operations: CompiledOperation[] = api.operations.map((operation) => {
       const opLabel = `operation:${operation.name}`;
       const opDoc = readParsed(operation.policy, 'operation', opLabel, ['global', apiLabel, opLabel]);
       const pipelines = new Map<string, CompiledPipeline>();
-      for (const product of contexts) pipelines.set(product, compiler.compile(compose(chainFor(product, opDoc), defaultGlobal)));
+      for (const product of contexts) {
+        const effective = compose(chainFor(product, opDoc), defaultGlobal);
+        corsLint.check(effective.inbound, contextLabel(product, operation.name));
+        pipelines.set(product, compiler.compile(effective));
+      }
       const runtimeOperation: RuntimeOperation = Object.freeze({
         name: operation.name,
         method: operation.method,
