@@ -38,7 +38,17 @@ export type WriteResult = 'complete' | 'aborted' | 'failed';
  * for streams (the backend's). HEAD, 1xx, 204 and 304 send no body; a stream body that is not
  * sent is discarded so its backend connection is released.
  */
-export async function writeResponse(res: ServerResponse, response: GatewayResponse, options: WriteOptions): Promise<WriteResult> {
+export function writeResponse(res: ServerResponse, response: GatewayResponse, options: WriteOptions): Promise<WriteResult> {
+  // Not an async function: the in-memory case returns end()'s promise as it is, without the
+  // extra promise and microtask turns an async wrapper adds; a bug that throws still rejects.
+  try {
+    return writeNow(res, response, options);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+function writeNow(res: ServerResponse, response: GatewayResponse, options: WriteOptions): Promise<WriteResult> {
   const report = options.onIssue;
   let status = response.status;
   if (!Number.isInteger(status) || status < 200 || status > 999) {
@@ -100,11 +110,16 @@ export async function writeResponse(res: ServerResponse, response: GatewayRespon
 
   if (res.destroyed) {
     discardBody(body);
-    return 'aborted';
+    return Promise.resolve('aborted');
   }
   // A source already ended or destroyed takes the generic path, which reports it as pipeline does.
   if (isNodeReadable(body) && !body.destroyed && !body.readableEnded) return pipeReadable(body, res, report);
-  // Any other async iterable. Remember a failure of the source itself, so a backend reset is not mistaken for a client abort.
+  return pipeIterable(body, res, report);
+}
+
+/** Any other async iterable, through stream.pipeline. */
+async function pipeIterable(body: AsyncIterable<Uint8Array>, res: ServerResponse, report: WriteOptions['onIssue']): Promise<WriteResult> {
+  // Remember a failure of the source itself, so a backend reset is not mistaken for a client abort.
   let sourceError: unknown;
   const emitter = body as { once?: (event: string, fn: (err: unknown) => void) => unknown };
   if (typeof emitter.once === 'function') emitter.once('error', (err) => (sourceError = err));
