@@ -19,7 +19,14 @@ async function runWorker(): Promise<void> {
   const logger = pino({ level: process.env.GATEHOUSE_LOG_LEVEL ?? 'info' }).child({ worker: cluster.worker?.id });
   let gateway: Gateway;
   try {
-    gateway = await createGateway({ ...options, logger });
+    // The primary's generated subscription keys, replayed in order: every worker accepts the same keys.
+    let next = 0;
+    const generateKey = (): string => {
+      const key = options.generatedKeys[next++];
+      if (key === undefined) throw new Error('the worker generated more subscription keys than the primary');
+      return key;
+    };
+    gateway = await createGateway({ configDir: options.configDir, overlayFile: options.overlayFile, port: options.port, host: options.host, logger, generateKey });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     send({ type: 'gatehouse:failed', code: e.code ?? 'GH_INTERNAL', message: e.message });

@@ -19,6 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { displayDiagnostics, type CliIo } from './cli.ts';
 import { loadGatewayConfig } from './gateway.ts';
 import { ConfigError } from './policy/diagnostics.ts';
+import { generatedKeyLines } from './subscriptions/banner.ts';
+import { generateDevKey } from './subscriptions/keys.ts';
 
 /** What `gatehouse start --workers N` was given (the built-in demo always runs in one process). */
 export interface ClusterOptions {
@@ -35,6 +37,8 @@ export interface WorkerOptions {
   readonly overlayFile?: string | undefined;
   readonly port?: number | undefined;
   readonly host?: string | undefined;
+  /** Keys the primary generated for subscriptions without one, in generation order. */
+  readonly generatedKeys: readonly string[];
 }
 
 /** Messages between primary and workers. */
@@ -80,13 +84,21 @@ function workerEntry(): { exec: string; execArgv: string[] } {
  * diagnostic) for a broken folder and the worker's listen error (EADDRINUSE …) when a worker cannot serve.
  */
 export async function startCluster(io: CliIo, options: ClusterOptions): Promise<number> {
-  // Refuse a broken folder before forking anything, so its diagnostics are printed once.
-  const loaded = await loadGatewayConfig({ configDir: options.configDir, overlayFile: options.overlayFile });
-  if (loaded.config === undefined || loaded.compiled === undefined || loaded.diagnostics.some((d) => d.severity === 'error')) {
+  // Refuse a broken folder before forking anything, so its diagnostics are printed once. Keys the
+  // primary generates for subscriptions without one are recorded and handed to every worker in
+  // the same order, so all workers accept the keys the banner prints.
+  const generatedKeys: string[] = [];
+  const generateKey = (): string => {
+    const key = generateDevKey();
+    generatedKeys.push(key);
+    return key;
+  };
+  const loaded = await loadGatewayConfig({ configDir: options.configDir, overlayFile: options.overlayFile, generateKey });
+  if (loaded.config === undefined || loaded.compiled === undefined || loaded.subscriptions === undefined || loaded.diagnostics.some((d) => d.severity === 'error')) {
     throw new ConfigError(loaded.diagnostics);
   }
 
-  const workerOptions: WorkerOptions = { configDir: options.configDir, overlayFile: options.overlayFile, port: options.port, host: options.host };
+  const workerOptions: WorkerOptions = { configDir: options.configDir, overlayFile: options.overlayFile, port: options.port, host: options.host, generatedKeys };
   const { exec, execArgv } = workerEntry();
   cluster.setupPrimary({ exec, execArgv, args: [] });
   const live = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
@@ -135,7 +147,7 @@ export async function startCluster(io: CliIo, options: ClusterOptions): Promise<
     throw err;
   }
 
-  const { config, compiled, diagnostics } = loaded;
+  const { config, compiled, subscriptions, diagnostics } = loaded;
   for (const line of displayDiagnostics(diagnostics.filter((d) => d.severity === 'warning'), options.configDir)) io.err(line);
   io.out(`gatehouse: serving ${config.apis.length} API(s) from ${config.root} on ${url}`);
   for (const api of compiled.apis) {
@@ -144,6 +156,7 @@ export async function startCluster(io: CliIo, options: ClusterOptions): Promise<
   }
   io.out(`  cors terminate-unmatched-request default: ${config.overlay.compat.corsTerminateUnmatchedDefault} (compat.corsTerminateUnmatchedDefault)`);
   io.out(`  CORS on gateway errors (gatehouse extension): ${config.overlay.compat.corsOnGatewayErrors ? 'on' : 'off'}`);
+  for (const text of generatedKeyLines(subscriptions)) io.out(text);
   io.out(`  workers: ${options.workers} (node:cluster, pids ${live().map((w) => w.process.pid).join(', ')}); the primary only supervises`);
 
   let exitCode = 0;

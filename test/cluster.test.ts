@@ -98,6 +98,38 @@ test('start --workers 2 serves from two processes on one port 0, replaces a dead
   }
 });
 
+test('start --workers 2: keys generated for subscriptions without one are the same in every worker and printed once', { timeout: 90_000 }, async () => {
+  const { child, out } = startCli(['start', '--config', fileURLToPath(new URL('./fixtures/subscriptions', import.meta.url)), '--host', '127.0.0.1', '--port', '0', '--workers', '2']);
+  const done = exited(child);
+  try {
+    await waitFor(out, /workers: 2 \(node:cluster/);
+    const url = (await waitFor(out, /on (http:\/\/127\.0\.0\.1:\d+)/))[1] as string;
+    const key = (await waitFor(out, /^ {4}gold-generated \(product gold\): primary (\S+) {2}secondary \S+$/m))[1] as string;
+    assert.equal(out().match(/gold-generated/g)?.length, 1, 'printed once, by the primary');
+    // Fresh connections go round-robin to both workers: each must accept the primary's key.
+    for (let i = 0; i < 6; i++) {
+      const client = new Client(url);
+      try {
+        const res = await client.request({ path: '/catalog/items', method: 'GET', headers: { 'ocp-apim-subscription-key': key } });
+        await res.body.dump();
+        // The backend of the fixture is down (500); a worker that did not know the key would answer 401.
+        assert.equal(res.statusCode, 500, `request ${i}`);
+        const keyless = await client.request({ path: '/catalog/items', method: 'GET' });
+        await keyless.body.dump();
+        assert.equal(keyless.statusCode, 401);
+      } finally {
+        await client.close();
+      }
+    }
+    await waitFor(out, /"worker":1[,}].*"msg":"request"/);
+    await waitFor(out, /"worker":2[,}].*"msg":"request"/);
+    child.kill('SIGTERM');
+    assert.equal(await done, 0, out());
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
+
 test('start --workers 2 refuses a broken folder once, in the primary, before forking', { timeout: 60_000 }, async () => {
   const { child, out } = startCli(['start', '--config', fileURLToPath(new URL('./fixtures/broken', import.meta.url)), '--port', '0', '--workers', '2']);
   assert.equal(await exited(child), 1);
