@@ -8,6 +8,7 @@
 //   npm run bench -- --scenarios preflight,get --contenders gatehouse,node-limit --runs 1 --seconds 3
 //   npm run bench -- --profile      also writes CPU profiles of gatehouse (.bench-out/profiles)
 //   (partial runs add --latency for the fixed-rate p99 pass and --soak SECONDS for the memory run)
+//   npm run bench -- --report .bench-out/results-full.json   rewrites the page from a saved run
 //
 // Traffic goes only to 127.0.0.1 ports this script's own servers bound. Every loop is bounded
 // and every child is stopped before it exits. See docs/performance.md for the method.
@@ -42,12 +43,20 @@ const { values: opts } = parseArgs({
     profile: { type: 'boolean', default: false },
     soak: { type: 'string' },
     latency: { type: 'boolean', default: false },
+    'latency-only': { type: 'string' },
     'no-build': { type: 'boolean', default: false },
+    report: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (opts.report) {
+  // Rewrites the page from a saved run (after editing bench/notes.md or the report code).
+  const data = JSON.parse(readFileSync(opts.report, 'utf8'));
+  console.log(`bench: wrote ${writeReport(data, { root: ROOT, full: data.mode === 'full' }).join(', ')}`);
+  process.exit(0);
+}
 if (opts.help) {
-  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 13).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 16).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
 
@@ -319,8 +328,11 @@ async function latencyAtRate(scenario, contender, backendUrl, rate) {
     const url = `http://127.0.0.1:${server.port}${scenario.request.path}`;
     const base = { tool, url, request: scenario.request, connections: 16, cores: LOAD_CORE, dir: OUT, name: `${scenario.id}-rate` };
     await generateLoad({ ...base, seconds: WARMUP, rate });
-    const r = await generateLoad({ ...base, seconds: SECONDS, rate });
-    return { rate, rps: r.rps, p50Ms: r.p50Ms, p99Ms: r.p99Ms, errors: r.errors + r.non2xx };
+    // p99 moves most from run to run on a shared machine: the median of RUNS runs, like the rest.
+    const runs = [];
+    for (let i = 0; i < RUNS; i++) runs.push(await generateLoad({ ...base, seconds: SECONDS, rate }));
+    const m = (k) => median(runs.map((r) => r[k]));
+    return { rate, rps: m('rps'), p50Ms: m('p50Ms'), p99Ms: m('p99Ms'), p99sMs: runs.map((r) => r.p99Ms), errors: runs.reduce((a, r) => a + r.errors + r.non2xx, 0) };
   } finally {
     await stop(server.child);
   }
@@ -412,7 +424,9 @@ async function main() {
     writeScaleFolder(folders.one, backendUrl, 1, 1);
     writeScaleFolder(folders.scale, backendUrl, 200, 20);
 
-    for (const s of scenarios) {
+    // --latency-only FILE: only the fixed-rate pass, at the rates of the saved run FILE, written into it.
+    const into = opts['latency-only'] ? JSON.parse(readFileSync(opts['latency-only'], 'utf8')) : null;
+    for (const s of into ? [] : scenarios) {
       results[s.id] = {};
       for (const c of contenders) {
         const r = await measure(s, c, backendUrl, log);
@@ -426,10 +440,10 @@ async function main() {
     }
 
     // p99 at the same load: one fixed rate for every contender.
-    if (LATENCY) {
+    if (LATENCY || into) {
       for (const id of ['preflight', 'get']) {
         const s = scenarios.find((x) => x.id === id);
-        const limit = results[id]?.['node-limit'];
+        const limit = (into ?? { results })?.results[id]?.['node-limit'];
         if (!s || !limit || limit.skipped) continue;
         // 20 % of the Node limit's closed-loop rate, at most 5,000 req/s: a load every contender
         // sustains, and one the Node-based fixed-rate generator (on the load core) keeps up with.
@@ -446,6 +460,13 @@ async function main() {
       }
     }
 
+    if (into) {
+      into.latency = latency;
+      into.latencyNote = `fixed-rate pass re-run on ${new Date().toISOString()} (bench --latency-only)`;
+      writeFileSync(opts['latency-only'], JSON.stringify(into, null, 2));
+      console.log(`bench: latency written into ${opts['latency-only']}; rewrite the page with --report`);
+      return;
+    }
     if ((full || scenarios.some((s) => s.id === 'big')) && contenders.some((c) => c.id === 'gatehouse')) {
       streaming = await streamingCheck(CONTENDERS.find((c) => c.id === (process.env.BENCH_STREAM_CONTENDER ?? 'gatehouse')), backendUrl);
       console.log(`  streaming: ${(streaming.bytes / 2 ** 20).toFixed(0)} MiB through gatehouse, RSS ${streaming.rssBeforeMiB.toFixed(0)} → peak ${streaming.rssPeakMiB.toFixed(0)} MiB (+${streaming.growthMiB.toFixed(1)})`);

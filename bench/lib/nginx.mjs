@@ -53,6 +53,8 @@ http {
   proxy_set_header Connection "";
   proxy_buffering off;
   proxy_buffer_size 64k;
+  proxy_buffers 8 64k;
+  proxy_busy_buffers_size 128k;
   server {
     listen 127.0.0.1:${port};
 ${prefixes.map((p) => location(p, '/')).join('')}  }

@@ -4,7 +4,7 @@
 // due, not from when it could be sent (no coordinated omission), in microseconds. Prints one JSON
 // line. Usage: node rate.mjs URL METHOD HEADERS_JSON BODY|'' RATE SECONDS CONNECTIONS
 import { argv, hrtime, stdout } from 'node:process';
-import { setImmediate, setTimeout } from 'node:timers';
+import { setTimeout } from 'node:timers';
 import { Pool } from 'undici';
 
 const [url, method, headersJson, body, rateArg, secondsArg, connectionsArg] = argv.slice(2);
@@ -19,20 +19,28 @@ let non2xx = 0;
 let inFlight = 0;
 
 const now = () => Number(hrtime.bigint() / 1000n); // µs
-const start = now();
-const total = Math.floor(rate * seconds);
+// One second at the same rate first, not recorded: connections are opened and this process's
+// code is compiled before anything is timed.
+const WARMUP_S = 1;
+let start = now();
+let total = Math.floor(rate * WARMUP_S);
 const intervalUs = 1e6 / rate;
 let sent = 0;
+let recording = false;
 
 function fire(due) {
+  const rec = recording;
   inFlight++;
   pool.request({ path: u.pathname + u.search, method, headers, body: body === '' ? undefined : body }).then(
     async (res) => {
       await res.body.dump();
+      if (!rec) return;
       if (res.statusCode < 200 || res.statusCode > 299) non2xx++;
       latencies.push(now() - due);
     },
-    () => errors++,
+    () => {
+      if (rec) errors++;
+    },
   ).finally(() => inFlight--);
 }
 
@@ -40,8 +48,17 @@ function fire(due) {
 function tick() {
   const t = now();
   while (sent < total && start + sent * intervalUs <= t) fire(start + sent++ * intervalUs);
-  if (sent < total) setImmediate(tick);
-  else finish(Date.now() + 10_000);
+  // A 1 ms timer, not a busy loop: the load core also runs the backend, and spinning would starve
+  // it. Requests due in the meantime go out together and are timed from when they were due.
+  if (sent < total) setTimeout(tick, 1);
+  else if (!recording) {
+    // Warm-up done: the measured part starts now, at the same rate.
+    recording = true;
+    start = now();
+    sent = 0;
+    total = Math.floor(rate * seconds);
+    setTimeout(tick, 1);
+  } else finish(Date.now() + 10_000);
 }
 
 function finish(deadline) {
