@@ -86,7 +86,7 @@ function writeNow(res: ServerResponse, response: GatewayResponse, options: Write
       if (name === 'connection' && typeof value === 'string' && value.trim().toLowerCase() === 'close') out.push('connection', 'close');
       continue;
     }
-    if (!isValidHeaderName(name)) {
+    if (!isKnownValidName(name)) {
       report?.({ code: 'GH_RESPONSE_HEADER_INVALID', message: 'a header name is not a valid token; the header was dropped', header: safeName(name) });
       continue;
     }
@@ -136,6 +136,18 @@ async function pipeIterable(body: AsyncIterable<Uint8Array>, res: ServerResponse
     res.destroy();
     return 'failed';
   }
+}
+
+// Header names repeat from response to response (the backend's, the policies'): remember the
+// valid ones so each is tested against the token grammar once. Bounded: names can come from input.
+const validNames = new Set<string>();
+const VALID_NAMES_LIMIT = 1024;
+
+function isKnownValidName(name: string): boolean {
+  if (validNames.has(name)) return true;
+  if (!isValidHeaderName(name)) return false;
+  if (validNames.size < VALID_NAMES_LIMIT) validNames.add(name);
+  return true;
 }
 
 /** A node Readable (undici's backend bodies are): piped by hand, see {@link pipeReadable}. */
