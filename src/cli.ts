@@ -1,7 +1,7 @@
 import { isAbsolute, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ClusterOptions } from './cluster.ts';
-import { ConfigError, formatDiagnostic, type Diagnostic } from './policy/diagnostics.ts';
+import { formatDiagnostic, type Diagnostic } from './policy/diagnostics.ts';
 
 /**
  * The `gatehouse` command line. `main` returns the exit code; `start` resolves only when the
@@ -205,16 +205,7 @@ async function runCluster(io: CliIo, startCluster: (io: CliIo, options: ClusterO
   try {
     return await startCluster(io, options);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const line of displayDiagnostics(err.diagnostics, options.configDir)) io.err(line);
-      io.err(`gatehouse: refusing to start: ${err.diagnostics.filter((d) => d.severity === 'error').length} error(s) in ${options.configDir}`);
-      return 1;
-    }
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') {
-      io.err(`gatehouse: cannot listen: ${e.message}; choose another port with --port`);
-      return 1;
-    }
-    throw err;
+    const { reportStartFailure } = await import('./start.ts');
+    return reportStartFailure(io, err, options.configDir);
   }
 }

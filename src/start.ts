@@ -29,23 +29,31 @@ export interface Started {
   close(): Promise<void>;
 }
 
+/**
+ * Exit code 1 with the reason for the two expected start failures — a folder with errors (every
+ * diagnostic printed) and a taken port; anything else is a bug and is rethrown.
+ */
+export function reportStartFailure(io: CliIo, err: unknown, configDir: string | undefined): number {
+  if (err instanceof ConfigError) {
+    for (const line of displayDiagnostics(err.diagnostics, configDir)) io.err(line);
+    io.err(`gatehouse: refusing to start: ${err.diagnostics.filter((d) => d.severity === 'error').length} error(s) in ${configDir ?? 'the demo'}`);
+    return 1;
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'EADDRINUSE') {
+    io.err(`gatehouse: cannot listen: ${e.message}; choose another port with --port`);
+    return 1;
+  }
+  throw err;
+}
+
 /** `gatehouse start`: prints what it serves, then runs until SIGINT/SIGTERM. Returns the exit code. */
 export async function startGatehouse(io: CliIo, options: StartOptions): Promise<number> {
   let started: Started;
   try {
     started = await startServices(io, options);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const line of displayDiagnostics(err.diagnostics, options.configDir)) io.err(line);
-      io.err(`gatehouse: refusing to start: ${err.diagnostics.filter((d) => d.severity === 'error').length} error(s) in ${options.configDir ?? 'the demo'}`);
-      return 1;
-    }
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') {
-      io.err(`gatehouse: cannot listen: ${e.message}; choose another port with --port`);
-      return 1;
-    }
-    throw err;
+    return reportStartFailure(io, err, options.configDir);
   }
   if (options.returnWhenListening) return 0;
   await new Promise<void>((resolve) => {
