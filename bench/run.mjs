@@ -8,7 +8,7 @@
 //   npm run bench -- --scenarios preflight,get --contenders gatehouse,node-limit --runs 1 --seconds 3
 //   npm run bench -- --profile      also writes CPU profiles of gatehouse (.bench-out/profiles)
 //   (partial runs add --latency for the fixed-rate p99 pass and --soak SECONDS for the memory run)
-//   npm run bench -- --report .bench-out/results-full.json   rewrites the page from a saved run
+//   npm run bench -- --report .bench-out/results-full.json [--spread earlier.json,…]   rewrites the page from a saved run
 //
 // Traffic goes only to 127.0.0.1 ports this script's own servers bound. Every loop is bounded
 // and every child is stopped before it exits. See docs/performance.md for the method.
@@ -46,12 +46,15 @@ const { values: opts } = parseArgs({
     'latency-only': { type: 'string' },
     'no-build': { type: 'boolean', default: false },
     report: { type: 'string' },
+    spread: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (opts.report) {
   // Rewrites the page from a saved run (after editing bench/notes.md or the report code).
   const data = JSON.parse(readFileSync(opts.report, 'utf8'));
+  // --spread A.json,B.json: earlier runs whose gatehouse ratios are shown next to this one's.
+  if (opts.spread) data.spread = opts.spread.split(',').map((f) => JSON.parse(readFileSync(f, 'utf8')));
   console.log(`bench: wrote ${writeReport(data, { root: ROOT, full: data.mode === 'full' }).join(', ')}`);
   process.exit(0);
 }
@@ -171,6 +174,13 @@ const CONTENDERS = [
     start: (s) => startGatehouse(s, 1, SERVER_CORE, process.env.GATEHOUSE_BEFORE),
     enabled: () => process.env.GATEHOUSE_BEFORE !== undefined,
   },
+  // Routing at scale against 1 API in the same scenario, interleaved, so the comparison does not
+  // depend on what else the machine did between two scenarios: this one serves the 1 × 1 folder.
+  {
+    id: 'gatehouse-1api', label: 'gatehouse serving the 1 API × 1 operation folder (5a), same path', group: 'routing',
+    skip: (s) => (s.id === 'route-4000' ? null : 'only next to 5b'),
+    start: (s) => startGatehouse({ ...s, folder: 'one' }, 1, SERVER_CORE),
+  },
   // The --workers figures: both cores, nothing pinned (load generator and backend share them).
   {
     id: 'gatehouse-w1', label: 'gatehouse, 1 process, unpinned', group: 'workers',
@@ -267,56 +277,71 @@ function machine() {
 }
 
 // ── Measuring ───────────────────────────────────────────────────────────────────────────────
-async function measure(scenario, contender, backendUrl, log) {
-  const why = contender.skip(scenario);
-  if (why) return { skipped: why };
-  let server;
+/**
+ * Measures every contender in one scenario. All of them are started, checked and warmed up first;
+ * then run i of every contender, then run i + 1 …: a burst of load from elsewhere on a shared
+ * machine is spread over the contenders instead of landing on one contender's three runs.
+ * Idle servers wait on the same core and cost nothing.
+ */
+async function measureScenario(scenario, contenders, backendUrl, log) {
+  const out = {};
+  const live = [];
   try {
-    server = await contender.start(scenario, backendUrl);
-  } catch (err) {
-    return { skipped: `failed to start: ${String(err.message).split('\n')[0]}` };
-  }
-  const pids = () => processTree(server.child.pid);
-  try {
-    const path = contender.id === 'direct' ? scenario.request.path : scenario.request.path;
-    const request = { ...scenario.request, path };
-    let checked;
-    try {
-      checked = await probe(server.port, request);
-    } catch (err) {
-      return { skipped: `request failed: ${err.message}` };
+    for (const contender of contenders) {
+      const why = contender.skip(scenario);
+      if (why) {
+        out[contender.id] = { skipped: why };
+        continue;
+      }
+      let server;
+      try {
+        server = await contender.start(scenario, backendUrl);
+      } catch (err) {
+        out[contender.id] = { skipped: `failed to start: ${String(err.message).split('\n')[0]}` };
+        continue;
+      }
+      let checked;
+      try {
+        checked = await probe(server.port, scenario.request);
+      } catch (err) {
+        checked = { status: 0, error: err.message };
+      }
+      if (!scenario.check(checked, contender.id)) {
+        log.write(`${contender.id} ${scenario.id}: wrong answer ${JSON.stringify(checked).slice(0, 600)}\n`);
+        out[contender.id] = { skipped: `answered wrongly (status ${checked.status}); see .bench-out/bench.log` };
+        await stop(server.child);
+        continue;
+      }
+      const url = `http://127.0.0.1:${server.port}${scenario.request.path}`;
+      const base = { tool, url, request: scenario.request, connections: scenario.connections, cores: contender.unpinned ? undefined : LOAD_CORE, dir: OUT, name: scenario.id };
+      live.push({ contender, server, base, runs: [] });
     }
-    if (!scenario.check(checked, contender.id)) {
-      log.write(`${contender.id} ${scenario.id}: wrong answer ${JSON.stringify(checked).slice(0, 600)}\n`);
-      return { skipped: `answered wrongly (status ${checked.status}); see .bench-out/bench.log` };
-    }
-    const url = `http://127.0.0.1:${server.port}${request.path}`;
-    const loadCores = contender.unpinned ? undefined : LOAD_CORE;
-    const base = { tool, url, request, connections: scenario.connections, cores: loadCores, dir: OUT, name: `${scenario.id}` };
-    await generateLoad({ ...base, seconds: WARMUP });
-    const runs = [];
+    for (const l of live) await generateLoad({ ...l.base, seconds: WARMUP });
     for (let i = 0; i < RUNS; i++) {
-      const tree = pids();
-      const cpu0 = cpuSeconds(tree);
-      const result = await generateLoad({ ...base, seconds: SECONDS });
-      const cpu = cpuSeconds(pids()) - cpu0;
-      runs.push({ ...result, cpuUsPerReq: result.requests > 0 ? (cpu * 1e6) / result.requests : NaN, cpuSeconds: cpu });
+      for (const l of live) {
+        const cpu0 = cpuSeconds(processTree(l.server.child.pid));
+        const result = await generateLoad({ ...l.base, seconds: SECONDS });
+        const cpu = cpuSeconds(processTree(l.server.child.pid)) - cpu0;
+        l.runs.push({ ...result, cpuUsPerReq: result.requests > 0 ? (cpu * 1e6) / result.requests : NaN, cpuSeconds: cpu });
+      }
     }
-    const peakRss = memory(pids(), 'VmHWM');
-    const m = (k) => median(runs.map((r) => r[k]));
-    return {
-      rps: m('rps'),
-      cpuUsPerReq: m('cpuUsPerReq'),
-      p50Ms: m('p50Ms'),
-      p99Ms: m('p99Ms'),
-      errors: runs.reduce((a, r) => a + r.errors + r.non2xx, 0),
-      requests: runs.reduce((a, r) => a + r.requests, 0),
-      peakRssMiB: peakRss / 2 ** 20,
-      runs,
-    };
+    for (const l of live) {
+      const m = (k) => median(l.runs.map((r) => r[k]));
+      out[l.contender.id] = {
+        rps: m('rps'),
+        cpuUsPerReq: m('cpuUsPerReq'),
+        p50Ms: m('p50Ms'),
+        p99Ms: m('p99Ms'),
+        errors: l.runs.reduce((a, r) => a + r.errors + r.non2xx, 0),
+        requests: l.runs.reduce((a, r) => a + r.requests, 0),
+        peakRssMiB: memory(processTree(l.server.child.pid), 'VmHWM') / 2 ** 20,
+        runs: l.runs,
+      };
+    }
   } finally {
-    await stop(server.child);
+    for (const l of live) await stop(l.server.child);
   }
+  return out;
 }
 
 /** p99 at the same fixed rate for every contender (bench/lib/rate.mjs: open loop, latency from when each request was due). */
@@ -427,10 +452,9 @@ async function main() {
     // --latency-only FILE: only the fixed-rate pass, at the rates of the saved run FILE, written into it.
     const into = opts['latency-only'] ? JSON.parse(readFileSync(opts['latency-only'], 'utf8')) : null;
     for (const s of into ? [] : scenarios) {
-      results[s.id] = {};
+      results[s.id] = await measureScenario(s, contenders, backendUrl, log);
       for (const c of contenders) {
-        const r = await measure(s, c, backendUrl, log);
-        results[s.id][c.id] = r;
+        const r = results[s.id][c.id];
         if (r.skipped) {
           if (!c.skip(s)) console.log(`  ${s.n} ${s.id.padEnd(10)} ${c.id.padEnd(13)} skipped: ${r.skipped}`);
         } else {

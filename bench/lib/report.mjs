@@ -63,13 +63,14 @@ export function evaluateTargets(data) {
     add(`p99 ≤ 1.2 × the Node limit at the same load (${s === 'preflight' ? 'scenario 1' : 'scenario 2'}, ${f0(L.gatehouse.rate)} req/s)`, `${f2(L.gatehouse.p99Ms)} ms vs ${f2(L['node-limit'].p99Ms)} ms = ${fr(rr)}`, rr <= 1.2);
   }
   {
-    const a = g('route-1', 'gatehouse');
+    // Preferably both folders measured interleaved inside scenario 5b; else 5a against 5b.
+    const a = g('route-4000', 'gatehouse-1api') ?? g('route-1', 'gatehouse');
     const b = g('route-4000', 'gatehouse');
     if (a && b) {
       const rr = ratio(b.rps, a.rps);
       const cr = ratio(b.cpuUsPerReq, a.cpuUsPerReq);
       // Flat means no cost for the 3,999 other operations: 5b at most 5 % slower (or costlier) than 5a.
-      add('Routing flat from 1 to 4,000 operations (5b within 5 % of 5a)', `req/s ${fr(rr)}, CPU/request ${fr(cr)}`, rr >= 0.95 || cr <= 1.05, rr > 1.05 ? '5b came out faster than 5a: the difference is run-to-run noise, not a routing gain' : '');
+      add('Routing flat from 1 to 4,000 operations (5b within 5 % of 5a)', `${g('route-4000', 'gatehouse-1api') ? '200 × 20 vs 1 × 1 folder, interleaved in one scenario: ' : ''}req/s ${fr(rr)}, CPU/request ${fr(cr)}`, rr >= 0.95 || cr <= 1.05, rr > 1.05 ? 'the larger folder came out faster: run-to-run noise, not a routing gain' : '');
     }
   }
   if (data.soak && data.soak.samples.length > 30) {
@@ -179,7 +180,7 @@ export function markdown(data, { chartFile, notes }) {
   const m = data.machine;
   L.push(`- CPU: ${m.cpu}, ${m.cores} cores; memory ${m.memoryGiB} GiB; ${m.os}`);
   L.push(`- Pinning: ${m.pinning}`);
-  L.push(`- Load: ${data.settings.tool}, ${data.settings.warmup} s warm-up, then median of ${data.settings.runs} runs × ${data.settings.seconds} s; ${Object.entries(data.settings.connections).map(([k, v]) => `${k} ${v}`).join(', ')} connections; every contender restarted per scenario and checked with one request before it is measured`);
+  L.push(`- Load: ${data.settings.tool}, ${data.settings.warmup} s warm-up, then median of ${data.settings.runs} runs × ${data.settings.seconds} s; ${Object.entries(data.settings.connections).map(([k, v]) => `${k} ${v}`).join(', ')} connections; every contender started afresh for each scenario and checked with one request before it is measured; the runs are interleaved (run 1 of every contender, then run 2 …) so a burst of load from elsewhere on the machine does not land on one contender`);
   L.push(`- Versions: ${Object.entries(data.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   L.push('');
   L.push('## Method');
@@ -190,7 +191,7 @@ export function markdown(data, { chartFile, notes }) {
   L.push('- **errors**: socket errors, timeouts and non-2xx answers over all runs. **peak RSS**: VmHWM of the server process tree over its life (it is started fresh for each scenario).');
   L.push('- **Contenders**: the backend directly (the limit for proxied calls); the Node limits — a bare `node:http` server answering every OPTIONS with fixed preflight headers and passing everything else through one undici Agent with fixed CORS headers (no checks at all); gatehouse (compiled `dist/`, `gatehouse start --workers 1`, NODE_ENV=production); fastify + @fastify/cors + @fastify/http-proxy; express + cors + http-proxy-middleware; nginx (one worker, `proxy_buffering off`, upstream keep-alive). Sources: `bench/servers/`, `bench/lib/nginx.mjs`.');
   L.push('- **The CORS rule** (the same everywhere): origin `http://localhost:3000`, methods GET and POST, request headers `content-type` and `x-requested-by`, max-age 600, `Vary: Origin`. gatehouse checks the Origin, method and headers and echoes the origin; the Node limit checks nothing.');
-  L.push('- **Scenario 5** serves a generated APIOps folder (`bench/lib/apiops.mjs`, written to .bench-out/ at bench time): 5a is one API with one operation, 5b 200 APIs × 20 operations, each API with the same `<cors>` + `<base/>` chain and each operation a policy of `<base/>` in every section; the request goes to the last operation of the last API. fastify, express and nginx get one (5a) or 200 (5b) prefix proxies, as their users would configure them.');
+  L.push('- **Scenario 5** serves a generated APIOps folder (`bench/lib/apiops.mjs`, written to .bench-out/ at bench time): 5a is one API with one operation, 5b 200 APIs × 20 operations, each API with the same `<cors>` + `<base/>` chain and each operation a policy of `<base/>` in every section; the request goes to the last operation of the last API. fastify, express and nginx get one (5a) or 200 (5b) prefix proxies, as their users would configure them. Scenario 5b also runs gatehouse on the 5a folder, interleaved with the 200 × 20 one, and the routing target compares those two: 5a and 5b run minutes apart, and the machine can change in between.');
   L.push('');
   L.push(`![throughput and CPU efficiency as ratios to the Node limit](${chartFile})`);
   L.push('');
@@ -270,6 +271,24 @@ export function markdown(data, { chartFile, notes }) {
       const a = R[s]['gatehouse-w1'];
       const b = R[s]['gatehouse-w2'];
       L.push(`| ${s} | ${f0(a.rps)} | ${f0(b.rps)} | ${fr(ratio(b.rps, a.rps))} | ${f1(a.cpuUsPerReq)} | ${f1(b.cpuUsPerReq)} |`);
+    }
+    L.push('');
+  }
+  if (data.spread && data.spread.length > 0) {
+    const runs = [data, ...data.spread];
+    L.push('## Spread across runs');
+    L.push('');
+    L.push(`The same bench run ${runs.length} times on this machine the same day (this page's run first, then the earlier ones; ${data.spread.map((r) => r.date.slice(11, 16) + ' UTC' + (r.spreadNote ? ` (${r.spreadNote})` : '')).join(', ')}). Differences smaller than this spread are not differences.`);
+    L.push('');
+    L.push(`| scenario | gatehouse req/s ÷ Node limit | gatehouse CPU ÷ Node limit | gatehouse req/s ÷ fastify | gatehouse req/s ÷ express |`);
+    L.push('| --- | --- | --- | --- | --- |');
+    for (const sc of data.scenarios) {
+      const cell = (fn) => runs.map((r) => {
+        const res = r.results?.[sc.id];
+        const lim = sc.id === 'route-4000' ? r.results?.['route-1']?.['node-limit'] : res?.['node-limit'];
+        return fn(res?.gatehouse, lim, res?.fastify, res?.express);
+      }).join(' · ');
+      L.push(`| ${sc.n} | ${cell((g, l) => (ok(g) && ok(l) ? fr(ratio(g.rps, l.rps)) : '–'))} | ${cell((g, l) => (ok(g) && ok(l) ? fr(ratio(g.cpuUsPerReq, l.cpuUsPerReq)) : '–'))} | ${cell((g, _l, f) => (ok(g) && ok(f) ? fr(ratio(g.rps, f.rps)) : '–'))} | ${cell((g, _l, _f, e) => (ok(g) && ok(e) ? fr(ratio(g.rps, e.rps)) : '–'))} |`);
     }
     L.push('');
   }
