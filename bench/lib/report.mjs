@@ -290,13 +290,24 @@ export function markdown(data, { chartFile, notes }) {
       }).join(' · ');
       L.push(`| ${sc.n} | ${cell((g, l) => (ok(g) && ok(l) ? fr(ratio(g.rps, l.rps)) : '–'))} | ${cell((g, l) => (ok(g) && ok(l) ? fr(ratio(g.cpuUsPerReq, l.cpuUsPerReq)) : '–'))} | ${cell((g, _l, f) => (ok(g) && ok(f) ? fr(ratio(g.rps, f.rps)) : '–'))} | ${cell((g, _l, _f, e) => (ok(g) && ok(e) ? fr(ratio(g.rps, e.rps)) : '–'))} |`);
     }
+    const p99 = (r, s) => {
+      const L2 = r.latency?.[s];
+      return L2?.gatehouse && L2['node-limit'] ? fr(ratio(L2.gatehouse.p99Ms, L2['node-limit'].p99Ms)) : '–';
+    };
+    const routing = (r) => {
+      const b = r.results?.['route-4000']?.gatehouse;
+      const a = r.results?.['route-4000']?.['gatehouse-1api'] ?? r.results?.['route-1']?.gatehouse;
+      return ok(a) && ok(b) ? fr(ratio(b.rps, a.rps)) : '–';
+    };
+    L.push('');
+    L.push(`p99 at the same load, gatehouse ÷ Node limit: scenario 1 ${runs.map((r) => p99(r, 'preflight')).join(' · ')}; scenario 2 ${runs.map((r) => p99(r, 'get')).join(' · ')}. Routing, 200 × 20 folder ÷ 1 × 1 folder (req/s): ${runs.map(routing).join(' · ')}.`);
     L.push('');
   }
   const before = data.contenders.find((c) => c.group === 'before');
   if (before) {
     L.push('## Before and after the profile work');
     L.push('');
-    L.push(`The same run also measured ${before.label.replace(/^gatehouse before /, 'gatehouse at ')}, built from that commit (\`GATEHOUSE_BEFORE=DIR npm run bench\`), interleaved with the current build, so both met the same machine.`);
+    L.push(`The same run also measured ${before.label}, built from that commit (\`GATEHOUSE_BEFORE=DIR npm run bench\`), interleaved with the current build, so both met the same machine.`);
     L.push('');
     L.push('| scenario | before req/s ÷ Node limit | after req/s ÷ Node limit | before CPU µs/req | after CPU µs/req | CPU after ÷ before |');
     L.push('| --- | ---: | ---: | ---: | ---: | ---: |');
