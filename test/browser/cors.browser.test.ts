@@ -16,7 +16,7 @@ import type { Browser } from 'playwright-core';
 import {
   corsXml,
   launchChromium,
-  newSession,
+  withSession,
   policyXml,
   startGatewayOver,
   startPageServer,
@@ -116,15 +116,7 @@ after(async () => {
   await Promise.allSettled([browser?.close(), gw?.close(), pages?.close(), backend?.close()]);
 });
 
-/** Runs `body` in a fresh browser context and closes it whatever happens. */
-async function inSession(body: (s: BrowserSession) => Promise<void>): Promise<void> {
-  const session = await newSession(browser);
-  try {
-    await body(session);
-  } finally {
-    await session.close();
-  }
-}
+const inSession = (body: (s: BrowserSession) => Promise<void>): Promise<void> => withSession(browser, body);
 
 function assertAllowed(outcome: FetchOutcome, status: number, what: string): asserts outcome is Extract<FetchOutcome, { outcome: 'allowed' }> {
   assert.equal(outcome.outcome, 'allowed', `${what}: expected the browser to allow it, got ${JSON.stringify(outcome)}`);

@@ -404,3 +404,14 @@ function closeServer(server: Server): Promise<void> {
     server.closeAllConnections();
   });
 }
+
+/** Runs `body` in a fresh browser context (no cookies, no cached preflights) and closes it whatever happens. */
+export async function withSession(browser: Browser, body: (s: BrowserSession) => Promise<void>): Promise<void> {
+  const session = await newSession(browser);
+  try {
+    await body(session);
+  } finally {
+    await session.close();
+  }
+}
+

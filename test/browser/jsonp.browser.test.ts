@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import {
   launchChromium,
-  newSession,
+  withSession,
   startGatewayOver,
   startPageServer,
   startRecordingBackend,
@@ -49,14 +49,7 @@ after(async () => {
   await Promise.allSettled([browser?.close(), gw?.close(), pages?.close(), backend?.close()]);
 });
 
-async function inSession(body: (s: BrowserSession) => Promise<void>): Promise<void> {
-  const session = await newSession(browser);
-  try {
-    await body(session);
-  } finally {
-    await session.close();
-  }
-}
+const inSession = (body: (s: BrowserSession) => Promise<void>): Promise<void> => withSession(browser, body);
 
 /** What the page recorded: callback calls, script element events, window errors, and the injection flag. */
 interface PageRecord {

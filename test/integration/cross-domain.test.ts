@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { main, type CliIo } from '../../src/cli.ts';
+import { runCli } from '../helpers/cli.ts';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { ConfigError } from '../../src/policy/diagnostics.ts';
 
@@ -114,13 +114,7 @@ test('other methods and other paths are routed normally', async () => {
   assert.deepEqual(JSON.parse(silverlight.text), { backend: 'GET /root/clientaccesspolicy.xml' });
 });
 
-async function run(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (t) => out.push(t), err: (t) => err.push(t) };
-  const code = await main(argv, io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = runCli;
 
 test('gatehouse validate accepts the global <cross-domain>', async () => {
   const r = await run('validate', '--config', fixture('cross-domain-e2e'));
