@@ -7,7 +7,6 @@
  * asks for buffer-request-body. Failures become PolicyFailures with APIM's LastError reasons
  * (apim-semantics.md §4.8); docs/routing.md explains every decision.
  */
-import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { Agent, interceptors } from 'undici';
 import type { Dispatcher } from 'undici';
@@ -15,6 +14,7 @@ import { PolicyFailure } from '../pipeline/context.ts';
 import type { Body, GatewayContext, GatewayRequest, HeaderMap } from '../pipeline/context.ts';
 import type { BackendForwarder, ForwardOptions } from '../pipeline/handler.ts';
 import { getHeaderJoined } from '../pipeline/headers.ts';
+import { BackendBody, type BodyFlow } from './body.ts';
 import { TOO_LARGE_MESSAGE } from '../http/errors.ts';
 import { connectionTokens, isHopByHop, stripHopByHop } from '../http/headers.ts';
 import { clientSocketOf, isRequestTooLarge, peerAddressOf } from '../http/request.ts';
@@ -68,18 +68,93 @@ interface BackendTarget {
 const TARGET_CACHE_LIMIT = 512;
 
 /**
- * The abort signal of one forwarded request. undici accepts an EventEmitter with `aborted`/`reason`
- * as a signal; it costs a fraction of an AbortController, whose EventTarget set-up and listener
- * bookkeeping showed in the profile of every proxied call (docs/performance.md). Aborting makes
- * undici fail the request with RequestAbortedError; `why` in forward() says which cause it was.
+ * One forwarded request as undici's dispatch handler: settles `headers` at the backend's response
+ * headers (or the failure before them), then feeds the {@link BackendBody}. Using dispatch rather
+ * than `request()` saves the request API's handler, its abort-signal bookkeeping and the body
+ * Readable on every call (docs/performance.md); `abort()` serves the timeout and the client going away.
  */
-class ForwardSignal extends EventEmitter {
-  aborted = false;
-  readonly reason: unknown = undefined;
-  abort(): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.emit('abort');
+class BackendExchange implements Dispatcher.DispatchHandler, BodyFlow {
+  readonly headers: Promise<BackendAnswer>;
+  #resolve!: (answer: BackendAnswer) => void;
+  #reject!: (err: unknown) => void;
+  #settled = false;
+  #controller: Dispatcher.DispatchController | null = null;
+  #abortReason: Error | null = null;
+  #body: BackendBody | null = null;
+
+  constructor() {
+    this.headers = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  /** Stops the request: before the headers the promise rejects with `reason` at once. */
+  abort(reason: Error): void {
+    if (this.#abortReason !== null) return;
+    this.#abortReason = reason;
+    // A request still queued for a connection has no controller yet; onRequestStart aborts it.
+    this.#controller?.abort(reason);
+    this.#fail(reason);
+  }
+
+  pause(): void {
+    this.#controller?.pause();
+  }
+
+  resume(): void {
+    this.#controller?.resume();
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    // Called again when undici retries the request on a new connection: keep the latest.
+    this.#controller = controller;
+    if (this.#abortReason !== null) controller.abort(this.#abortReason);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    // 1xx informational responses (102, 103) are not the answer; undici calls again for the final one.
+    if (statusCode < 200) return;
+    if (this.#settled) {
+      controller.abort(this.#abortReason ?? new Error('aborted'));
+      return;
+    }
+    this.#settled = true;
+    const body = new BackendBody(this);
+    this.#body = body;
+    this.#resolve({ statusCode, headers: headers as HeaderMap, body });
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#body?.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.#body?.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.#fail(err);
+  }
+
+  #fail(err: Error): void {
+    if (!this.#settled) {
+      this.#settled = true;
+      this.#reject(err);
+    } else this.#body?.fail(err);
+  }
+}
+
+interface BackendAnswer {
+  readonly statusCode: number;
+  readonly headers: HeaderMap;
+  readonly body: BackendBody;
+}
+
+/** Why a forward was aborted; the undici error that follows is mapped by this, not by its own kind. */
+class ForwardAborted extends Error {
+  constructor(readonly why: 'timeout' | 'client') {
+    super(why === 'timeout' ? 'backend timeout' : 'client went away');
   }
 }
 
@@ -112,7 +187,7 @@ export class UndiciForwarder implements BackendForwarder {
 
   /**
    * Sends the request and sets ctx.response = { status, headers (lower-case, hop-by-hop removed),
-   * body: the undici body stream }. Throws PolicyFailure: Timeout (no response headers within
+   * body: a {@link BackendBody} fed as the backend sends it }. Throws PolicyFailure: Timeout (no response headers within
    * options.timeoutMs), BackendConnectionFailure, ClientConnectionFailure, RequestEntityTooLarge,
    * or BackendErrorStatusCode (fail-on-error-status-code). Hot path.
    */
@@ -130,42 +205,39 @@ export class UndiciForwarder implements BackendForwarder {
     const socket = clientSocketOf(request);
     if (socket !== null && socket.destroyed) throw clientAborted();
 
-    // One signal serves both the forward-request timeout (APIM: time to response headers,
+    // One exchange serves both the forward-request timeout (APIM: time to response headers,
     // connecting and sending included) and the client going away.
-    const controller = new ForwardSignal();
-    let why: 'timeout' | 'client' | null = null;
-    const timer = setTimeout(() => {
-      why = 'timeout';
-      controller.abort();
-    }, options.timeoutMs);
-    const onClientClose = (): void => {
-      why ??= 'client';
-      controller.abort();
-    };
+    const exchange = new BackendExchange();
+    const timer = setTimeout(() => exchange.abort(new ForwardAborted('timeout')), options.timeoutMs);
+    const onClientClose = (): void => exchange.abort(new ForwardAborted('client'));
     if (socket !== null) watchClose(socket, onClientClose);
 
-    let data: Dispatcher.ResponseData;
-    try {
-      data = await (options.followRedirects ? this.#redirecting : this.#agent).request({
+    (options.followRedirects ? this.#redirecting : this.#agent).dispatch(
+      {
         origin: target.origin,
         path,
         method: request.method as Dispatcher.HttpMethod,
         headers,
         // undici streams any (async) iterable; the declared type lists only Readable.
         body: body as Dispatcher.DispatchOptions['body'],
-        signal: controller,
         // Our timer above is the authority; undici's own header timer only guards long timeouts.
         headersTimeout: options.timeoutMs,
         bodyTimeout: this.#bodyTimeoutMs,
-      });
+      },
+      exchange,
+    );
+    let data: BackendAnswer;
+    try {
+      data = await exchange.headers;
     } catch (err) {
-      throw toFailure(err, why ?? (socket !== null && socket.destroyed ? 'client' : null), options.timeoutMs);
+      const why = err instanceof ForwardAborted ? err.why : socket !== null && socket.destroyed ? 'client' : null;
+      throw toFailure(err, why, options.timeoutMs);
     } finally {
       clearTimeout(timer);
       if (socket !== null) unwatchClose(socket, onClientClose);
     }
 
-    const responseHeaders = data.headers as HeaderMap;
+    const responseHeaders = data.headers;
     stripHopByHop(responseHeaders);
     ctx.response = { status: data.statusCode, headers: responseHeaders, body: data.body };
 

@@ -10,6 +10,7 @@ import type { GatewayResponse } from '../pipeline/context.ts';
 import { hasForbiddenHeaderChars } from '../pipeline/headers.ts';
 import { isHopByHop, isValidHeaderName, isWritableHeaderValue } from './headers.ts';
 import { discardBody } from '../pipeline/body.ts';
+import { BackendBody } from '../backend/body.ts';
 
 export { discardBody };
 
@@ -112,9 +113,50 @@ function writeNow(res: ServerResponse, response: GatewayResponse, options: Write
     discardBody(body);
     return Promise.resolve('aborted');
   }
+  if (body instanceof BackendBody) {
+    // A small backend body has usually arrived whole by now: written with the headers in one call.
+    const whole = body.takeComplete();
+    return whole !== null ? end(res, whole) : streamBackendBody(body, res, report);
+  }
   // A source already ended or destroyed takes the generic path, which reports it as pipeline does.
   if (isNodeReadable(body) && !body.destroyed && !body.readableEnded) return pipeReadable(body, res, report);
   return pipeIterable(body, res, report);
+}
+
+/** Bytes of a backend body that may wait in the client socket's buffer before the backend is paused (undici's Readable held as much). */
+const BACKEND_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * Hot path for backend bodies: each chunk is written as undici hands it over; a full socket
+ * buffer pauses the backend until 'drain'. The client going away releases the backend request;
+ * a backend failure after the headers breaks the client connection (the status line is out).
+ */
+function streamBackendBody(body: BackendBody, res: ServerResponse, report: WriteOptions['onIssue']): Promise<WriteResult> {
+  return new Promise((resolve) => {
+    let failed = false;
+    const onDrain = (): void => body.resume();
+    res.on('drain', onDrain);
+    // 'close' always comes, after 'finish' when the response completed.
+    res.on('close', () => {
+      res.off('drain', onDrain);
+      if (failed) return resolve('failed');
+      if (res.writableFinished) return resolve('complete');
+      body.destroy();
+      resolve('aborted');
+    });
+    res.on('error', noop);
+    body.stream({
+      // Pausing the backend at node's first `false` (16 KiB buffered) would stop and restart it for
+      // nearly every chunk of a large body; up to BACKEND_BUFFER_BYTES may wait in the socket buffer.
+      data: (chunk) => res.write(chunk) || res.writableLength < BACKEND_BUFFER_BYTES,
+      end: () => res.end(),
+      error: (err) => {
+        failed = true;
+        report?.({ code: 'GH_RESPONSE_BODY_FAILED', message: `the response body stream failed after the headers were sent: ${errorCode(err)}` });
+        res.destroy();
+      },
+    });
+  });
 }
 
 /** Any other async iterable, through stream.pipeline. */
@@ -157,7 +199,7 @@ function isNodeReadable(body: object): body is Readable {
 }
 
 /**
- * Hot path for backend bodies: `readable.pipe(res)` with the same outcomes as stream.pipeline —
+ * Node Readable bodies: `readable.pipe(res)` with the same outcomes as stream.pipeline —
  * backpressure, the source destroyed when the client goes away ('aborted'), a source failure
  * reported and the connection broken ('failed'), a source that closes before its end breaking the
  * connection too ('aborted', as pipeline's premature close) — without pipeline's per-call
