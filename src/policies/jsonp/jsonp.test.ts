@@ -192,6 +192,14 @@ test('?cb=name wraps the JSON exactly as name(<json>); with script headers', asy
   });
 });
 
+test('a UTF-8 byte order mark is dropped, and Content-Length counts the bytes actually sent', async () => {
+  const json = '{"name":"caf\u00e9 \u{1f600}"}';
+  const { response } = await run('cb=f', { body: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json)]) });
+  const sent = await bytes(response.body);
+  assert.equal(sent.toString('utf8'), `f(${json});`);
+  assert.equal(response.headers['content-length'], String(sent.length));
+});
+
 test('dotted callbacks, encoded keys and values, other parameters around it', async () => {
   for (const [query, callback] of [['cb=angular.callbacks._0', 'angular.callbacks._0'], ['x=1&c%62=jQuery_1&y=2', 'jQuery_1'], ['cb=a%2Eb', 'a.b']] as const) {
     const { response } = await run(query, { body: '[1,2]' });

@@ -224,7 +224,6 @@ const inflateAsync = promisify<InputType, ZlibOptions, Buffer>(inflate);
 const inflateRawAsync = promisify<InputType, ZlibOptions, Buffer>(inflateRaw);
 const brotliAsync = promisify<InputType, ZlibOptions, Buffer>(brotliDecompress as (b: InputType, o: ZlibOptions, cb: (e: Error | null, r: Buffer) => void) => void);
 const DECODE_OPTIONS: ZlibOptions = { maxOutputLength: JSONP_MAX_BODY_BYTES };
-const SUFFIX = Buffer.from(');');
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Headers that describe the backend's exact bytes and would lie about the wrapped body. */
@@ -258,12 +257,16 @@ async function wrapResponse(response: GatewayResponse, callback: string): Promis
   } catch {
     return;
   }
-  const body = Buffer.concat([Buffer.from(`${callback}(`, 'latin1'), json, SUFFIX]);
+  // A string, not bytes: node writes a string body together with the status line and headers in
+  // one write (bytes take a writev). `text` is the exact decoding of `json` (fatal UTF-8, BOM
+  // stripped) and the callback is ASCII, so the length is known without encoding again.
+  const body = `${callback}(${text});`;
+  const length = callback.length + 1 + json.length + 2;
   const headers = response.headers;
   for (const name of STALE_HEADERS) delete headers[name];
   headers['content-type'] = JSONP_CONTENT_TYPE;
   headers['x-content-type-options'] = 'nosniff';
-  headers['content-length'] = String(body.length);
+  headers['content-length'] = String(length);
   const etag = lastValue(headers['etag']);
   if (etag !== undefined && !etag.startsWith('W/')) headers['etag'] = `W/${etag}`;
   response.body = body;
