@@ -76,32 +76,15 @@ function writeNow(res: ServerResponse, response: GatewayResponse, options: Write
   const dropLength = contentLength !== undefined || status === 204;
 
   // Hot path: one flat [name, value, …] list handed to writeHead, instead of a setHeader call
-  // (and node's per-header bookkeeping object) per header.
-  const out: string[] = [];
-  const headers = response.headers;
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (isHopByHop(name)) {
-      // The one hop-by-hop instruction a gateway response may carry: close after this response.
-      if (name === 'connection' && typeof value === 'string' && value.trim().toLowerCase() === 'close') out.push('connection', 'close');
-      continue;
-    }
-    if (!isKnownValidName(name)) {
-      report?.({ code: 'GH_RESPONSE_HEADER_INVALID', message: 'a header name is not a valid token; the header was dropped', header: safeName(name) });
-      continue;
-    }
-    if (typeof value === 'string' ? !isWritableHeaderValue(value) : !value.every(isWritableHeaderValue)) {
-      const why = (typeof value === 'string' ? hasForbiddenHeaderChars(value) : value.some(hasForbiddenHeaderChars)) ? 'CR, LF or NUL' : 'a control character';
-      report?.({ code: 'GH_RESPONSE_HEADER_INVALID', message: `the value of ${name} contains ${why}; the header was dropped`, header: name });
-      continue;
-    }
-    if (dropLength && name === 'content-length') continue;
-    if (typeof value === 'string') out.push(name, value);
-    else for (let i = 0; i < value.length; i++) out.push(name, value[i] as string);
+  // (and node's per-header bookkeeping object) per header. node validates every name and value
+  // as it writes them and throws on the first bad one before anything is sent: only then is the
+  // list built again with each header checked, the bad ones dropped and reported.
+  try {
+    res.writeHead(status, headerList(response.headers, dropLength, contentLength, null));
+  } catch (err) {
+    if (!isHeaderValidationError(err)) throw err;
+    res.writeHead(status, headerList(response.headers, dropLength, contentLength, report ?? noop));
   }
-  if (contentLength !== undefined) out.push('content-length', contentLength);
-  res.writeHead(status, out);
 
   if (noBody || body === null) {
     if (body !== null) discardBody(body);
@@ -157,6 +140,46 @@ function streamBackendBody(body: BackendBody, res: ServerResponse, report: Write
       },
     });
   });
+}
+
+/**
+ * The [name, value, …] list for writeHead: hop-by-hop headers dropped (except `Connection: close`),
+ * Content-Length replaced when the gateway computed one. With `report`, every name and value is
+ * checked first and the ones node would refuse are dropped and reported; without, node checks.
+ */
+function headerList(headers: GatewayResponse['headers'], dropLength: boolean, contentLength: string | undefined, report: ((issue: ResponseIssue) => void) | null): string[] {
+  const out: string[] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (isHopByHop(name)) {
+      // The one hop-by-hop instruction a gateway response may carry: close after this response.
+      if (name === 'connection' && typeof value === 'string' && value.trim().toLowerCase() === 'close') out.push('connection', 'close');
+      continue;
+    }
+    if (dropLength && name === 'content-length') continue;
+    if (report !== null) {
+      if (!isKnownValidName(name)) {
+        report({ code: 'GH_RESPONSE_HEADER_INVALID', message: 'a header name is not a valid token; the header was dropped', header: safeName(name) });
+        continue;
+      }
+      if (typeof value === 'string' ? !isWritableHeaderValue(value) : !value.every(isWritableHeaderValue)) {
+        const why = (typeof value === 'string' ? hasForbiddenHeaderChars(value) : value.some(hasForbiddenHeaderChars)) ? 'CR, LF or NUL' : 'a control character';
+        report({ code: 'GH_RESPONSE_HEADER_INVALID', message: `the value of ${name} contains ${why}; the header was dropped`, header: name });
+        continue;
+      }
+    }
+    if (typeof value === 'string') out.push(name, value);
+    else for (let i = 0; i < value.length; i++) out.push(name, value[i] as string);
+  }
+  if (contentLength !== undefined) out.push('content-length', contentLength);
+  return out;
+}
+
+/** What node's writeHead throws for a header it will not write (before writing anything). */
+function isHeaderValidationError(err: unknown): boolean {
+  const code = errorCode(err);
+  return code === 'ERR_INVALID_CHAR' || code === 'ERR_INVALID_HTTP_TOKEN' || code === 'ERR_HTTP_INVALID_HEADER_VALUE';
 }
 
 /** Any other async iterable, through stream.pipeline. */
