@@ -159,7 +159,7 @@ function headerList(headers: GatewayResponse['headers'], dropLength: boolean, co
     }
     if (dropLength && name === 'content-length') continue;
     if (report !== null) {
-      if (!isKnownValidName(name)) {
+      if (!isValidHeaderName(name)) {
         report({ code: 'GH_RESPONSE_HEADER_INVALID', message: 'a header name is not a valid token; the header was dropped', header: safeName(name) });
         continue;
       }
@@ -203,19 +203,7 @@ async function pipeIterable(body: AsyncIterable<Uint8Array>, res: ServerResponse
   }
 }
 
-// Header names repeat from response to response (the backend's, the policies'): remember the
-// valid ones so each is tested against the token grammar once. Bounded: names can come from input.
-const validNames = new Set<string>();
-const VALID_NAMES_LIMIT = 1024;
-
-function isKnownValidName(name: string): boolean {
-  if (validNames.has(name)) return true;
-  if (!isValidHeaderName(name)) return false;
-  if (validNames.size < VALID_NAMES_LIMIT) validNames.add(name);
-  return true;
-}
-
-/** A node Readable (undici's backend bodies are): piped by hand, see {@link pipeReadable}. */
+/** A node Readable (a body some code built from a stream): piped by hand, see {@link pipeReadable}. */
 function isNodeReadable(body: object): body is Readable {
   const b = body as Partial<Readable>;
   return typeof b.pipe === 'function' && typeof b.unpipe === 'function' && typeof b.destroy === 'function' && typeof b.on === 'function';
