@@ -156,3 +156,90 @@ test('a backend response replaced by on-error has its body released (its connect
   assert.notEqual(res.body, body);
   assert.equal(released, true);
 });
+
+test('a pipeline whose steps all return synchronously gives the response itself, not a promise', () => {
+  const answer = step('return-response', (c) => {
+    c.response = { status: 418, headers: { 'x-teapot': '1' }, body: 'short and stout' };
+    return 'respond';
+  });
+  const ctx = createTestContext();
+  const answered = runPipeline(pipeline({ inbound: [visit('in'), answer], backend: [backend], outbound: [visit('never-out')] }), ctx);
+  assert.ok(!(answered instanceof Promise), 'no promise for a synchronous pipeline');
+  assert.deepEqual(answered, { status: 418, headers: { 'x-teapot': '1' }, body: 'short and stout' });
+  assert.deepEqual(trail(ctx), ['in']);
+
+  // Through every section (no forward-request): the empty 200, changed by outbound, decorated.
+  const ctx2 = createTestContext();
+  const setStatus = step('set-status', (c) => void (c.response && (c.response.status = 204)));
+  const decorate = step('cors', (c) => addResponseDecorator(c, { decorate: (r) => void (r.headers['x-decorated'] = 'yes') }));
+  const through = runPipeline(pipeline({ inbound: [decorate, visit('in')], backend: [visit('backend')], outbound: [visit('out'), setStatus] }), ctx2);
+  assert.ok(!(through instanceof Promise));
+  assert.deepEqual(through, { status: 204, headers: { 'x-decorated': 'yes' }, body: null });
+  assert.deepEqual(trail(ctx2), ['in', 'backend', 'out']);
+});
+
+test('an asynchronous step in any section gives a promise, and the sections after it still run in order', async () => {
+  const later = (label: string) => step(label, async (c) => {
+    await Promise.resolve();
+    trail(c).push(label);
+  });
+  const cases: { name: string; p: CompiledPipeline; trail: string[] }[] = [
+    { name: 'inbound', p: pipeline({ inbound: [visit('in1'), later('in2'), visit('in3')], backend: [visit('backend')], outbound: [visit('out')] }), trail: ['in1', 'in2', 'in3', 'backend', 'out'] },
+    { name: 'backend', p: pipeline({ inbound: [visit('in')], backend: [later('backend')], outbound: [visit('out')] }), trail: ['in', 'backend', 'out'] },
+    { name: 'outbound', p: pipeline({ inbound: [visit('in')], backend: [visit('backend')], outbound: [later('out1'), visit('out2')] }), trail: ['in', 'backend', 'out1', 'out2'] },
+  ];
+  for (const c of cases) {
+    const ctx = createTestContext();
+    const pending = runPipeline(c.p, ctx);
+    assert.ok(pending instanceof Promise, c.name);
+    const res = await pending;
+    assert.deepEqual(trail(ctx), c.trail, c.name);
+    assert.deepEqual(res, { status: 200, headers: {}, body: null }, c.name);
+    assert.equal(ctx.section, 'outbound', c.name);
+  }
+  // 'respond' from an asynchronous inbound step still skips backend and outbound.
+  const ctx = createTestContext();
+  const answerLater = step('send-request', async (c): Promise<HandlerResult> => {
+    await Promise.resolve();
+    c.response = { status: 202, headers: {}, body: 'later' };
+    return 'respond';
+  });
+  const res = await runPipeline(pipeline({ inbound: [answerLater, visit('never')], backend: [backend], outbound: [visit('never-out')] }), ctx);
+  assert.deepEqual(res, { status: 202, headers: {}, body: 'later' });
+  assert.deepEqual(trail(ctx), []);
+});
+
+test('a synchronous throw still goes through on-error, with LastError naming its section', async () => {
+  const seen: { section: string; lastError: GatewayContext['lastError'] }[] = [];
+  const onError = step('set-header', (c) => {
+    seen.push({ section: c.section, lastError: c.lastError });
+    if (c.response) c.response.headers['x-on-error'] = 'ran';
+  });
+  const deny = step('ip-filter', () => {
+    throw new PolicyFailure('ip-filter', 'CallerIpNotAllowed', 'denied', 403);
+  }, 'global');
+  const ctx = createTestContext();
+  const res = await runPipeline(pipeline({ inbound: [visit('in'), deny, visit('skipped')], backend: [backend], onError: [onError] }), ctx);
+  assert.equal(res.status, 403);
+  assert.equal(res.headers['x-on-error'], 'ran');
+  assert.deepEqual(JSON.parse(String(res.body)), { statusCode: 403, message: 'denied' });
+  assert.deepEqual(trail(ctx), ['in']);
+  assert.deepEqual(seen, [{ section: 'on-error', lastError: { source: 'ip-filter', reason: 'CallerIpNotAllowed', message: 'denied', scope: 'global', section: 'inbound', policyId: undefined, code: undefined } }]);
+
+  // A synchronous throw in backend after an asynchronous inbound: LastError says backend.
+  seen.length = 0;
+  const ctx2 = createTestContext();
+  const slowInbound = step('authentication', async () => {
+    await Promise.resolve();
+  });
+  const buggyBackend = step('forward-request', () => {
+    throw new TypeError('boom');
+  });
+  const res2 = await runPipeline(pipeline({ inbound: [slowInbound], backend: [buggyBackend], outbound: [visit('never-out')], onError: [onError] }), ctx2);
+  assert.equal(res2.status, 500);
+  assert.equal(res2.headers['x-on-error'], 'ran');
+  assert.deepEqual(trail(ctx2), []);
+  assert.equal(seen[0]?.lastError?.section, 'backend');
+  assert.equal(seen[0]?.lastError?.source, 'forward-request');
+  assert.equal(seen[0]?.lastError?.code, 'GH_INTERNAL');
+});

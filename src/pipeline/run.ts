@@ -7,31 +7,68 @@ import type { CompiledPipeline } from './pipeline.ts';
 /**
  * Runs a compiled pipeline: inbound → backend → outbound, jumping to on-error when a step fails
  * (apim-semantics.md §4.2). Returns the final response with every response decorator applied.
- * Hot path: no closures, no per-section allocation; handlers that return synchronously are not awaited.
+ * Hot path: no closures, no per-section allocation; handlers that return synchronously are not
+ * awaited, and when every section ran synchronously (cors, set-header, return-response,
+ * mock-response …) the response itself is returned: no promise, no microtask turn. From the first
+ * asynchronous step (or any failure) on, {@link runPipelineAsync} finishes the work.
  */
-export async function runPipeline(pipeline: CompiledPipeline, ctx: GatewayContext): Promise<GatewayResponse> {
+export function runPipeline(pipeline: CompiledPipeline, ctx: GatewayContext): GatewayResponse | Promise<GatewayResponse> {
   try {
-    // A section whose handlers all return synchronously (cors, set-header …) yields a plain
-    // boolean: no promise, no microtask; only a section with an asynchronous step is awaited.
     ctx.section = 'inbound';
-    let answered = runSection(pipeline.inbound, ctx);
-    if (typeof answered !== 'boolean') answered = await answered;
-    if (!answered) {
+    const inbound = runSection(pipeline.inbound, ctx);
+    if (typeof inbound !== 'boolean') return runPipelineAsync(pipeline, ctx, INBOUND, inbound);
+    if (!inbound) {
       ctx.section = 'backend';
-      answered = runSection(pipeline.backend, ctx);
-      if (typeof answered !== 'boolean') answered = await answered;
-      if (!answered) {
-        // No forward-request and nothing answered: APIM's context.Response starts as an empty 200.
-        if (ctx.response === null) ctx.response = emptyResponse(200);
-        ctx.section = 'outbound';
-        const done = runSection(pipeline.outbound, ctx);
-        if (typeof done !== 'boolean') await done;
+      const backend = runSection(pipeline.backend, ctx);
+      if (typeof backend !== 'boolean') return runPipelineAsync(pipeline, ctx, BACKEND, backend);
+      if (!backend) {
+        startOutbound(ctx);
+        const outbound = runSection(pipeline.outbound, ctx);
+        if (typeof outbound !== 'boolean') return runPipelineAsync(pipeline, ctx, OUTBOUND, outbound);
       }
     }
   } catch (err) {
-    const failure = err instanceof StepFailure ? err : new StepFailure(err, null);
-    await runOnError(pipeline, ctx, toLastError(failure.cause, failure.handler, ctx.section), failure.cause);
+    return failAsync(pipeline, ctx, err);
   }
+  return finish(ctx);
+}
+
+/** Which section went asynchronous, for {@link runPipelineAsync}. */
+const INBOUND = 0;
+const BACKEND = 1;
+const OUTBOUND = 2;
+
+/** Before outbound: with no forward-request and nothing answered, APIM's context.Response starts as an empty 200. */
+function startOutbound(ctx: GatewayContext): void {
+  if (ctx.response === null) ctx.response = emptyResponse(200);
+  ctx.section = 'outbound';
+}
+
+/** The rest of {@link runPipeline} once section `stage` returned `pending`; later sections may still run synchronously. */
+async function runPipelineAsync(pipeline: CompiledPipeline, ctx: GatewayContext, stage: number, pending: Promise<boolean>): Promise<GatewayResponse> {
+  try {
+    let answered = await pending;
+    if (!answered && stage === INBOUND) {
+      ctx.section = 'backend';
+      const backend = runSection(pipeline.backend, ctx);
+      answered = typeof backend === 'boolean' ? backend : await backend;
+      stage = BACKEND;
+    }
+    if (!answered && stage === BACKEND) {
+      startOutbound(ctx);
+      const outbound = runSection(pipeline.outbound, ctx);
+      if (typeof outbound !== 'boolean') await outbound;
+    }
+  } catch (err) {
+    return failAsync(pipeline, ctx, err);
+  }
+  return finish(ctx);
+}
+
+/** A failed step (thrown or rejected): on-error with LastError, then the final response. */
+async function failAsync(pipeline: CompiledPipeline, ctx: GatewayContext, err: unknown): Promise<GatewayResponse> {
+  const failure = err instanceof StepFailure ? err : new StepFailure(err, null);
+  await runOnError(pipeline, ctx, toLastError(failure.cause, failure.handler, ctx.section), failure.cause);
   return finish(ctx);
 }
 
