@@ -5,7 +5,7 @@ import type { LoadedConfig } from './config/model.ts';
 import { compileConfig, NO_PRODUCT, type CompiledApi, type CompiledConfig, type CompiledOperation } from './gateway/compile-config.ts';
 import { handleRequest } from './gateway/handle.ts';
 import { buildRouter, type GatewayRouter } from './gateway/router.ts';
-import { close as closeServer, createGatewayServer, listen } from './http/server.ts';
+import { close as closeServer, createGatewayServer, listen, type RequestHandler } from './http/server.ts';
 import type { GatewayRequest, GatewayResponse, HeaderMap } from './pipeline/context.ts';
 import { compileTrustedProxies, resolveCallerIp } from './policies/ip-filter/caller-ip.ts';
 import type { BackendForwarder } from './pipeline/handler.ts';
@@ -131,8 +131,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const snapshot: GatewaySnapshot = { config: loaded.config, compiled: loaded.compiled, router: loaded.router, subscriptions: loaded.subscriptions, diagnostics: loaded.diagnostics };
   const overlay = loaded.config.overlay;
   const requestSnapshot = { router: snapshot.router, compiled: snapshot.compiled, subscriptions: snapshot.subscriptions, corsOnGatewayErrors: overlay.compat.corsOnGatewayErrors };
-  const handle = (request: GatewayRequest, requestId = 'inject') => handleRequest(requestSnapshot, request, requestId);
-  const server = createGatewayServer(handle, {
+  // The server takes the raw handler, which answers synchronously when it can (no promise, no
+  // microtask turn per request); the public handle() stays a Promise, as callers expect.
+  const serveRequest: RequestHandler = (request, requestId) => handleRequest(requestSnapshot, request, requestId);
+  const handle = async (request: GatewayRequest, requestId = 'inject'): Promise<GatewayResponse> => handleRequest(requestSnapshot, request, requestId);
+  const server = createGatewayServer(serveRequest, {
     maxHeaderBytes: overlay.limits.maxHeaderBytes,
     read: { maxBodyBytes: overlay.limits.maxBodyBytes, clientAddress: callerAddressRule(overlay.trustedProxies) },
     // Idle sockets outlive the default backend wait, so a client is never cut while a backend thinks.

@@ -52,7 +52,12 @@ const OPERATION_NOT_FOUND: LastError = Object.freeze({
   source: 'configuration', reason: 'OperationNotFound', message: 'Unable to match incoming request to an operation.', scope: undefined, section: 'inbound', code: 'GH_ROUTE_NOT_FOUND',
 });
 
-export async function handleRequest(snapshot: RequestSnapshot, request: GatewayRequest, requestId: string): Promise<GatewayResponse> {
+/**
+ * Not an async function: the answers that need no policy work (crossdomain.xml, no API, a preflight
+ * answered by cors) and pipelines that run synchronously return the response itself, so the server
+ * writes it without a promise or a microtask turn; the other paths return their promise.
+ */
+export function handleRequest(snapshot: RequestSnapshot, request: GatewayRequest, requestId: string): GatewayResponse | Promise<GatewayResponse> {
   // A global <cross-domain> serves /crossdomain.xml on the gateway host, before any API routing (docs/cross-domain.md).
   const crossDomain = snapshot.compiled.crossDomain;
   if (crossDomain !== null) {
@@ -96,7 +101,7 @@ function runOperation(
   product: string,
   params: Readonly<Record<string, string>>,
   remainderPath: string,
-): Promise<GatewayResponse> {
+): GatewayResponse | Promise<GatewayResponse> {
   const pipeline = operation.pipelines.get(product) as CompiledPipeline;
   return runPipeline(pipeline, createContext(request, requestId, api, operation, product, params, remainderPath));
 }

@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import type { Server } from 'node:http';
 import { pino } from 'pino';
 import type { GatewayResponse } from '../pipeline/context.ts';
+import { GatehouseError } from '../errors.ts';
 import { isRequestTooLarge } from './request.ts';
 import { close, createGatewayServer, listen } from './server.ts';
 
@@ -111,3 +112,82 @@ describe('createGatewayServer: a client that stops reading', () => {
   });
 });
 
+/** The error readGatewayRequest's body stream throws past the limit. */
+const tooLarge = () => new GatehouseError('GH_REQUEST_TOO_LARGE', 'The request body exceeds the limit of 1000 bytes.', { statusCode: 413 });
+
+describe('createGatewayServer: handlers that answer synchronously', () => {
+  let server: Server;
+  let port: number;
+  const logged: unknown[] = [];
+  /** Per path: were the headers sent by the time the gateway's request listener returned? */
+  const sentInSameTick = new Map<string, boolean>();
+
+  before(async () => {
+    // Collects error log lines, so the 500 path is seen to log GH_INTERNAL.
+    const logger = pino({ level: 'error' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+    server = createGatewayServer(
+      (request): GatewayResponse | Promise<GatewayResponse> => {
+        if (request.path === '/sync') return { status: 203, headers: { 'x-answer': 'sync' }, body: 'answered at once' };
+        if (request.path === '/throw') throw new Error('handler bug');
+        if (request.path === '/reject') return Promise.reject(new Error('async handler bug'));
+        if (request.path === '/too-large-sync') throw tooLarge();
+        if (request.path === '/too-large-async') return Promise.reject(tooLarge());
+        return Promise.resolve({ status: 202, headers: { 'x-answer': 'async' }, body: 'answered later' });
+      },
+      { maxHeaderBytes: 16384, read: { maxBodyBytes: 1000 }, logger },
+    );
+    // Runs right after the gateway's listener, in the same emit: no microtask has run in between.
+    server.on('request', (req, res) => void sentInSameTick.set(req.url ?? '', res.headersSent));
+    port = (await listen(server, 0, '127.0.0.1')).port;
+  });
+
+  after(async () => {
+    server.closeAllConnections();
+    await close(server);
+  });
+
+  const get = (path: string) => exchange(port, `GET ${path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`, 2000);
+
+  it('writes a response the handler returned synchronously', async () => {
+    const { text } = await get('/sync');
+    assert.match(text, /^HTTP\/1\.1 203 Non-Authoritative Information\r\n/);
+    assert.match(text, /\r\nx-answer: sync\r\n/);
+    assert.match(text, /\r\ncontent-length: 16\r\n/i);
+    assert.equal(text.slice(text.indexOf('\r\n\r\n') + 4), 'answered at once');
+    assert.equal(sentInSameTick.get('/sync'), true, 'written before the listener returned: no await in between');
+  });
+
+  it('still waits for a handler that returns a promise', async () => {
+    const { text } = await get('/async');
+    assert.match(text, /^HTTP\/1\.1 202 Accepted\r\n/);
+    assert.match(text, /\r\nx-answer: async\r\n/);
+    assert.equal(text.slice(text.indexOf('\r\n\r\n') + 4), 'answered later');
+    assert.equal(sentInSameTick.get('/async'), false);
+  });
+
+  it('answers a synchronous throw and a rejection alike: a logged GH_INTERNAL 500 with the request id', async () => {
+    for (const path of ['/throw', '/reject']) {
+      logged.length = 0;
+      const { text } = await get(path);
+      assert.match(text, /^HTTP\/1\.1 500 Internal Server Error\r\n/, path);
+      assert.equal(sentInSameTick.get(path), path === '/throw', `${path}: a synchronous throw is answered at once`);
+      assert.equal(logged.length, 1, path);
+      const line = logged[0] as { msg: string; err: { message: string }; requestId: string };
+      assert.equal(line.msg, 'GH_INTERNAL unexpected failure while handling a request', path);
+      assert.equal(line.err.message, path === '/throw' ? 'handler bug' : 'async handler bug');
+      assert.match(line.requestId, /^[0-9a-z]+-[0-9a-z]+-[0-9a-z]+$/, path);
+      const body: unknown = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
+      assert.deepEqual(body, { statusCode: 500, message: 'Internal server error', activityId: line.requestId }, path);
+    }
+  });
+
+  it('answers the body-limit error with 413 whether thrown synchronously or rejected', async () => {
+    for (const path of ['/too-large-sync', '/too-large-async']) {
+      logged.length = 0;
+      const { text } = await get(path);
+      assert.match(text, /^HTTP\/1\.1 413 Payload Too Large\r\n/, path);
+      assert.equal(text.slice(text.indexOf('\r\n\r\n') + 4), '{"statusCode":413,"message":"Request entity too large"}', path);
+      assert.equal(logged.length, 0, `${path}: a 413 is not an internal failure`);
+    }
+  });
+});

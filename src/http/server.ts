@@ -6,8 +6,11 @@ import { internalError, requestTooLarge } from './errors.ts';
 import { isRequestTooLarge, readGatewayRequest, type RequestReadOptions } from './request.ts';
 import { writeResponse } from './respond.ts';
 
-/** The data plane as the server sees it: request in, response out. */
-export type RequestHandler = (request: GatewayRequest, requestId: string) => Promise<GatewayResponse>;
+/**
+ * The data plane as the server sees it: request in, response out. A handler that can answer
+ * synchronously returns the response itself (the server writes it at once); otherwise a promise.
+ */
+export type RequestHandler = (request: GatewayRequest, requestId: string) => GatewayResponse | Promise<GatewayResponse>;
 
 export interface ServerOptions {
   readonly maxHeaderBytes: number;
@@ -40,7 +43,7 @@ export function createGatewayServer(handler: RequestHandler, options: ServerOpti
     },
     (req, res) => {
       const requestId = `${prefix}-${(++sequence).toString(36)}`;
-      void serve(req, res, requestId, handler, options);
+      serve(req, res, requestId, handler, options);
     },
   );
   server.timeout = options.idleTimeoutMs ?? 330_000;
@@ -54,30 +57,47 @@ export function createGatewayServer(handler: RequestHandler, options: ServerOpti
   return server;
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, requestId: string, handler: RequestHandler, options: ServerOptions): Promise<void> {
+/**
+ * One request. Not an async function: a handler that answers synchronously (a preflight, a 404,
+ * a mock) gets its response written in the same tick, with no promise and no microtask turn; only
+ * a handler that returns a promise is waited for. Failures are handled the same either way.
+ */
+function serve(req: IncomingMessage, res: ServerResponse, requestId: string, handler: RequestHandler, options: ServerOptions): void {
   // The clock is read only when the request log line will be written.
-  const debug = options.logger.isLevelEnabled('debug');
-  const started = debug ? performance.now() : 0;
-  let response: GatewayResponse;
+  const started = options.logger.isLevelEnabled('debug') ? performance.now() : -1;
   const request = readGatewayRequest(req, options.read);
-  if (request instanceof Error) {
-    response = requestTooLarge();
-  } else {
-    try {
-      response = await handler(request, requestId);
-    } catch (err) {
-      if (isRequestTooLarge(err)) response = requestTooLarge();
-      else {
-        options.logger.error({ err, requestId }, 'GH_INTERNAL unexpected failure while handling a request');
-        response = internalError(requestId);
-      }
-    }
+  if (request instanceof Error) return respond(req, res, requestId, requestTooLarge(), options, started);
+  let result: GatewayResponse | Promise<GatewayResponse>;
+  try {
+    result = handler(request, requestId);
+  } catch (err) {
+    return respond(req, res, requestId, failureResponse(err, requestId, options), options, started);
   }
+  if (!isPromise(result)) return respond(req, res, requestId, result, options, started);
+  result.then(
+    (response) => respond(req, res, requestId, response, options, started),
+    (err: unknown) => respond(req, res, requestId, failureResponse(err, requestId, options), options, started),
+  );
+}
+
+function isPromise(value: GatewayResponse | Promise<GatewayResponse>): value is Promise<GatewayResponse> {
+  return typeof (value as Partial<Promise<GatewayResponse>>).then === 'function';
+}
+
+/** What a handler failure (thrown or rejected) becomes: 413 for an oversized body, else a logged 500. */
+function failureResponse(err: unknown, requestId: string, options: ServerOptions): GatewayResponse {
+  if (isRequestTooLarge(err)) return requestTooLarge();
+  options.logger.error({ err, requestId }, 'GH_INTERNAL unexpected failure while handling a request');
+  return internalError(requestId);
+}
+
+/** Writes `response`; `started` ≥ 0 (debug enabled) adds the request log line once the write ends. */
+function respond(req: IncomingMessage, res: ServerResponse, requestId: string, response: GatewayResponse, options: ServerOptions, started: number): void {
   // A body read in part and then abandoned (413 while forwarding, a backend that failed or answered
   // mid-upload) leaves its rest on the socket: node neither drains it nor parses the next request,
   // so the keep-alive connection would hang. Close it after this response instead.
   if (!req.complete && req.readableDidRead) res.shouldKeepAlive = false;
-  const result = await writeResponse(res, response, {
+  const written = writeResponse(res, response, {
     method: req.method ?? 'GET',
     onIssue: (issue) => options.logger.warn({ requestId, ...issue }, issue.message),
   }).catch((err: unknown) => {
@@ -85,8 +105,10 @@ async function serve(req: IncomingMessage, res: ServerResponse, requestId: strin
     res.destroy();
     return 'failed' as const;
   });
-  if (debug) {
-    options.logger.debug({ requestId, method: req.method, url: req.url, status: response.status, result, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request');
+  if (started >= 0) {
+    void written.then((result) => {
+      options.logger.debug({ requestId, method: req.method, url: req.url, status: response.status, result, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request');
+    });
   }
 }
 
