@@ -185,7 +185,7 @@ export class BackendBody implements AsyncIterable<Buffer> {
     this.#queuedBytes = 0;
     this.#consumer = null;
     if (this.#state !== 'open' || this.#dumping !== null) {
-      if (this.#state !== 'failed') this.#state = 'released';
+      if (this.#state !== 'failed' && this.#dumping === null) this.#state = 'released';
       return Promise.resolve();
     }
     return new Promise((resolve) => {
