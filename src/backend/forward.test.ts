@@ -2,7 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { request as undiciRequest } from 'undici';
 import { PolicyFailure } from '../pipeline/context.ts';
@@ -402,6 +403,120 @@ describe('UndiciForwarder: failures', () => {
     } finally {
       await gateway.close();
       await backend.close();
+    }
+  });
+});
+
+describe('UndiciForwarder: informational responses, connection reuse, queued requests', () => {
+  it('skips a 103 Early Hints response: the 200 that follows is the answer, with its own headers and body', async () => {
+    const sockets = new Set<Socket>();
+    const raw = createNetServer((socket) => {
+      sockets.add(socket);
+      let head = '';
+      socket.on('data', (d: Buffer) => {
+        head += d.toString('latin1');
+        if (!head.includes('\r\n\r\n')) return;
+        head = '';
+        socket.write('HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n');
+        // The final response in a later packet, so the 103 is parsed on its own first.
+        setTimeout(() => socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Final: yes\r\nContent-Length: 5\r\n\r\nfinal'), 20);
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    const forwarder = new UndiciForwarder();
+    try {
+      const ctx = context(`http://127.0.0.1:${(raw.address() as AddressInfo).port}`, { method: 'GET' });
+      await forwarder.forward(ctx, { ...DEFAULTS, timeoutMs: 2_000 });
+      assert.equal(ctx.response?.status, 200);
+      assert.equal(ctx.response?.headers['x-final'], 'yes');
+      assert.equal(ctx.response?.headers['link'], undefined, "the 103's headers are not the response's");
+      assert.equal((await readAll(ctx.response?.body)).toString(), 'final');
+    } finally {
+      await forwarder.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => raw.close(resolve));
+    }
+  });
+
+  it('fail-on-error-status-code dumps the error body, so the next request reuses the same backend connection', async () => {
+    const errorBody = Buffer.alloc(100 * 1024, 0x65); // under dump()'s 128 KiB: drained, not aborted
+    let connections = 0;
+    const paths: string[] = [];
+    const backend = await startServer((req, res) => {
+      paths.push(req.url ?? '');
+      if (req.url === '/broken') {
+        res.writeHead(503, { 'content-type': 'text/plain', 'content-length': String(errorBody.length) });
+        // Most of the body after the headers were handled: it must be read off the connection.
+        res.write(errorBody.subarray(0, 1024));
+        setTimeout(() => res.end(errorBody.subarray(1024)), 30);
+        return;
+      }
+      res.end('fine');
+    });
+    backend.server.on('connection', () => connections++);
+    // One connection per origin: a body left unread would hold it and the next request would wait.
+    const forwarder = new UndiciForwarder({ connectionsPerOrigin: 1 });
+    try {
+      const failing = context(backend.url, { method: 'GET' }, '/broken');
+      const failure = await rejection(forwarder.forward(failing, { ...DEFAULTS, failOnErrorStatusCode: true }));
+      assert.equal(failure.reason, 'BackendErrorStatusCode');
+      assert.equal(failing.response?.body, null);
+
+      const next = context(backend.url, { method: 'GET' }, '/ok');
+      await forwarder.forward(next, { ...DEFAULTS, timeoutMs: 2_000 });
+      assert.equal(next.response?.status, 200);
+      assert.equal((await readAll(next.response?.body)).toString(), 'fine');
+      assert.deepEqual(paths, ['/broken', '/ok']);
+      assert.equal(connections, 1, 'the error body was drained, not the connection closed');
+    } finally {
+      // Backend first: a body left unreleased would keep forwarder.close() waiting.
+      await backend.close();
+      await forwarder.close();
+    }
+  });
+
+  it('the forward timeout fires while the request is still queued behind a busy connection', async () => {
+    const paths: string[] = [];
+    let hangingSeen: () => void = () => {};
+    const hanging = new Promise<void>((resolve) => (hangingSeen = resolve));
+    let release: () => void = () => {};
+    const backend = await startServer((req, res) => {
+      paths.push(req.url ?? '');
+      if (req.url === '/hang') {
+        release = () => res.end('late');
+        hangingSeen();
+        return;
+      }
+      res.end('fine');
+    });
+    const forwarder = new UndiciForwarder({ connectionsPerOrigin: 1 });
+    try {
+      const first = context(backend.url, { method: 'GET' }, '/hang');
+      const firstForward = forwarder.forward(first, { ...DEFAULTS, timeoutMs: 10_000 });
+      await hanging;
+
+      const started = Date.now();
+      const failure = await rejection(forwarder.forward(context(backend.url, { method: 'GET' }, '/queued'), { ...DEFAULTS, timeoutMs: 200 }));
+      const elapsed = Date.now() - started;
+      assert.equal(failure.reason, 'Timeout');
+      assert.equal(failure.code, 'GH_BACKEND_TIMEOUT');
+      assert.equal(failure.message, 'Request to the backend timed out: no response headers within 200 ms.');
+      assert.ok(elapsed >= 150 && elapsed < 1_500, `timed out after ${elapsed} ms, expected about 200`);
+
+      // The first request completes; the timed-out one, dequeued afterwards, is never sent and
+      // does not wedge the connection for the next request.
+      release();
+      await firstForward;
+      assert.equal((await readAll(first.response?.body)).toString(), 'late');
+      const after = context(backend.url, { method: 'GET' }, '/after');
+      await forwarder.forward(after, { ...DEFAULTS, timeoutMs: 2_000 });
+      assert.equal((await readAll(after.response?.body)).toString(), 'fine');
+      assert.deepEqual(paths, ['/hang', '/after']);
+    } finally {
+      release();
+      await backend.close();
+      await forwarder.close();
     }
   });
 });
