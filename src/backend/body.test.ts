@@ -407,9 +407,7 @@ describe('BackendBody: takeComplete()', () => {
     body.end();
     const it = body[Symbol.asyncIterator]();
     assert.deepEqual(await it.next(), { done: false, value: b('a') });
-    // The JSDoc says "nobody has read any of it, else null"; the code hands over the rest, which
-    // is what the streaming path would write too (the response is the same either way). Pinned
-    // so a change to either behaviour is deliberate.
+    // The rest, as the streaming path would write it (the response is the same either way).
     assert.deepEqual(body.takeComplete(), b('bc'));
     assert.equal(body.takeComplete(), null);
     assert.deepEqual(await it.next(), { done: true, value: undefined });
@@ -417,6 +415,16 @@ describe('BackendBody: takeComplete()', () => {
 });
 
 describe('BackendBody: dump()', () => {
+  it('ends a reader waiting for the next chunk', async () => {
+    const { flow, body } = setup();
+    const pending = body[Symbol.asyncIterator]().next();
+    const dumped = body.dump();
+    assert.deepEqual(await within(pending), { done: true, value: undefined });
+    body.end();
+    assert.equal(await within(dumped), undefined);
+    assert.deepEqual(flow.calls, []);
+  });
+
   it('drops held and arriving chunks, resumes a paused flow, and resolves at the end', async () => {
     const { flow, body } = setup();
     body.push(Buffer.alloc(64 * KiB));

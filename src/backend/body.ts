@@ -138,8 +138,9 @@ export class BackendBody implements AsyncIterable<Buffer> {
   // ── Consumer side ────────────────────────────────────────────────────────────────────────
 
   /**
-   * The whole body when it has fully arrived and nobody has read any of it, else null. Lets the
-   * HTTP layer write a small response with its headers in one call.
+   * What is left of the body, in one piece, when every byte has arrived and no consumer is
+   * attached (all of it unless a reader took some); else null. Lets the HTTP layer write a small
+   * response with its headers in one call.
    */
   takeComplete(): Buffer | null {
     if (this.#state !== 'ended' || this.#consumer !== null) return null;
@@ -183,7 +184,9 @@ export class BackendBody implements AsyncIterable<Buffer> {
   dump(): Promise<void> {
     this.#queue = EMPTY;
     this.#queuedBytes = 0;
+    // A consumer is dropped without a word (its owner released the body); a waiting reader is done.
     this.#consumer = null;
+    this.#finishReader();
     if (this.#state !== 'open' || this.#dumping !== null) {
       if (this.#state !== 'failed' && this.#dumping === null) this.#state = 'released';
       return Promise.resolve();
@@ -200,11 +203,7 @@ export class BackendBody implements AsyncIterable<Buffer> {
     this.#queuedBytes = 0;
     if (this.#state === 'open') this.#abort();
     else if (this.#state === 'ended') this.#state = 'released';
-    const reader = this.#reader;
-    if (reader !== null) {
-      this.#reader = null;
-      reader.resolve({ done: true, value: undefined });
-    }
+    this.#finishReader();
   }
 
   // ── Internals ────────────────────────────────────────────────────────────────────────────
@@ -264,6 +263,14 @@ export class BackendBody implements AsyncIterable<Buffer> {
     this.#consumer = null;
     this.#flow.abort(new BodyReleasedError());
     if (this.#dumping !== null) this.#finishDump();
+  }
+
+  #finishReader(): void {
+    const reader = this.#reader;
+    if (reader !== null) {
+      this.#reader = null;
+      reader.resolve({ done: true, value: undefined });
+    }
   }
 
   #finishDump(): void {
