@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import type { GatewayResponse } from '../pipeline/context.ts';
 import { notFound } from './errors.ts';
-import { discardBody, writeResponse } from './respond.ts';
+import { discardBody, WRITE_SENT, writeResponse } from './respond.ts';
 import type { ResponseIssue, WriteResult } from './respond.ts';
 
 /**
@@ -17,6 +17,9 @@ import type { ResponseIssue, WriteResult } from './respond.ts';
 let server: Server;
 let base = '';
 let next: () => GatewayResponse = () => notFound();
+/** The `track` option passed to writeResponse; listeners on `res` right after the call are recorded. */
+let track: boolean | undefined;
+let listenersAfterWrite: { close: number; error: number } | null = null;
 let results: { result: Promise<WriteResult>; issues: ResponseIssue[] }[] = [];
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown): void => {
@@ -27,7 +30,8 @@ before(async () => {
   process.on('unhandledRejection', onUnhandled);
   server = createServer((req, res) => {
     const issues: ResponseIssue[] = [];
-    results.push({ result: writeResponse(res, next(), { method: req.method ?? 'GET', onIssue: (i) => issues.push(i) }), issues });
+    results.push({ result: writeResponse(res, next(), { method: req.method ?? 'GET', onIssue: (i) => issues.push(i), track }), issues });
+    listenersAfterWrite = { close: res.listenerCount('close'), error: res.listenerCount('error') };
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -83,6 +87,37 @@ describe('writeResponse: status, headers, in-memory bodies', () => {
     const r = await call({ status: 299, statusText: 'Quite Fine', headers: {}, body: null });
     assert.equal(r.status, 299);
     assert.equal(r.statusText, 'Quite Fine');
+  });
+});
+
+describe('writeResponse: untracked in-memory writes (track: false)', () => {
+  after(() => {
+    track = undefined;
+  });
+
+  it('hands the body to node with no listener and returns the shared WRITE_SENT', async () => {
+    track = false;
+    const r = await call({ status: 200, headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'hello');
+    assert.equal(r.headers['content-length'], '5');
+    assert.equal(r.result, 'sent');
+    assert.equal(results[0]?.result, WRITE_SENT);
+    assert.deepEqual(listenersAfterWrite, { close: 0, error: 0 });
+  });
+
+  it('still tracks a stream body', async () => {
+    track = false;
+    const r = await call({ status: 200, headers: {}, body: Readable.from([Buffer.from('a'), Buffer.from('b')]) });
+    assert.equal(r.body, 'ab');
+    assert.equal(r.result, 'complete');
+  });
+
+  it('tracks by default: the same write adds a close listener and reports complete', async () => {
+    track = undefined;
+    const r = await call({ status: 200, headers: {}, body: 'hello' });
+    assert.equal(r.result, 'complete');
+    assert.ok((listenersAfterWrite?.close ?? 0) > 0);
   });
 });
 

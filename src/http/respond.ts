@@ -27,10 +27,22 @@ export interface WriteOptions {
   readonly method: string;
   /** Told about every header dropped and every body stream failure; for logs. */
   readonly onIssue?: ((issue: ResponseIssue) => void) | undefined;
+  /**
+   * false: nobody waits for the outcome of an in-memory body, so it is handed to node with no
+   * listener and no promise (most gateway answers: preflights, errors, small backend bodies) and
+   * the result is {@link WRITE_SENT}. Streams are always tracked. Default true.
+   */
+  readonly track?: boolean | undefined;
 }
 
-/** How the write ended. 'aborted': the client went away; 'failed': the body stream errored. */
-export type WriteResult = 'complete' | 'aborted' | 'failed';
+/**
+ * How the write ended. 'aborted': the client went away; 'failed': the body stream errored;
+ * 'sent': an in-memory body handed to node untracked (`track: false`), outcome unknown.
+ */
+export type WriteResult = 'complete' | 'aborted' | 'failed' | 'sent';
+
+/** What writeResponse returns for an untracked in-memory write: one shared, settled promise. */
+export const WRITE_SENT: Promise<WriteResult> = Promise.resolve('sent');
 
 /**
  * Writes `response` to `res`. Headers with CR, LF, NUL or other characters node cannot write are
@@ -88,9 +100,9 @@ function writeNow(res: ServerResponse, response: GatewayResponse, options: Write
 
   if (noBody || body === null) {
     if (body !== null) discardBody(body);
-    return end(res, undefined);
+    return end(res, undefined, options.track !== false);
   }
-  if (typeof body === 'string' || body instanceof Uint8Array) return end(res, body);
+  if (typeof body === 'string' || body instanceof Uint8Array) return end(res, body, options.track !== false);
 
   if (res.destroyed) {
     discardBody(body);
@@ -99,7 +111,7 @@ function writeNow(res: ServerResponse, response: GatewayResponse, options: Write
   if (body instanceof BackendBody) {
     // A small backend body has usually arrived whole by now: written with the headers in one call.
     const whole = body.takeComplete();
-    return whole !== null ? end(res, whole) : streamBackendBody(body, res, report);
+    return whole !== null ? end(res, whole, options.track !== false) : streamBackendBody(body, res, report);
   }
   // A source already ended or destroyed takes the generic path, which reports it as pipeline does.
   if (isNodeReadable(body) && !body.destroyed && !body.readableEnded) return pipeReadable(body, res, report);
@@ -263,8 +275,13 @@ function pipeReadable(body: Readable, res: ServerResponse, report: WriteOptions[
   });
 }
 
-function end(res: ServerResponse, chunk: string | Uint8Array | undefined): Promise<WriteResult> {
+function end(res: ServerResponse, chunk: string | Uint8Array | undefined, track: boolean): Promise<WriteResult> {
   if (res.destroyed) return Promise.resolve('aborted');
+  if (!track) {
+    // A ServerResponse emits no 'error' for one end() on a live response; nothing to listen for.
+    res.end(chunk);
+    return WRITE_SENT;
+  }
   return new Promise((resolve) => {
     // A ServerResponse always emits 'close', right after 'finish' when it completed or when its
     // connection ended first; one listener tells both apart.

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { GatewayRequest, GatewayResponse } from '../pipeline/context.ts';
 import { internalError, requestTooLarge } from './errors.ts';
 import { isRequestTooLarge, readGatewayRequest, type RequestReadOptions } from './request.ts';
-import { writeResponse } from './respond.ts';
+import { WRITE_SENT, writeResponse } from './respond.ts';
 
 /**
  * The data plane as the server sees it: request in, response out. A handler that can answer
@@ -97,15 +97,21 @@ function respond(req: IncomingMessage, res: ServerResponse, requestId: string, r
   // mid-upload) leaves its rest on the socket: node neither drains it nor parses the next request,
   // so the keep-alive connection would hang. Close it after this response instead.
   if (!req.complete && req.readableDidRead) res.shouldKeepAlive = false;
-  const written = writeResponse(res, response, {
+  const tracked = started >= 0;
+  const writing = writeResponse(res, response, {
     method: req.method ?? 'GET',
     onIssue: (issue) => options.logger.warn({ requestId, ...issue }, issue.message),
-  }).catch((err: unknown) => {
+    // Only the debug line needs the outcome of an in-memory write; without it none is tracked.
+    track: tracked,
+  });
+  // An untracked write has nothing left to fail: no promise to chain (hot path).
+  if (writing === WRITE_SENT) return;
+  const written = writing.catch((err: unknown) => {
     options.logger.error({ err, requestId }, 'GH_INTERNAL failed to write a response');
     res.destroy();
     return 'failed' as const;
   });
-  if (started >= 0) {
+  if (tracked) {
     void written.then((result) => {
       options.logger.debug({ requestId, method: req.method, url: req.url, status: response.status, result, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request');
     });
