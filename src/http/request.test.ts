@@ -199,6 +199,33 @@ describe('readGatewayRequest: body', () => {
   });
 });
 
+describe('the caller address is worked out when first read', () => {
+  it('calls the clientAddress rule only on first access, once, with the normalised peer and the headers', async () => {
+    const calls: [string, string | undefined][] = [];
+    const server = createServer((req, res) => {
+      const g = readGatewayRequest(req, {
+        maxBodyBytes: 0,
+        clientAddress: (peer, headers) => {
+          calls.push([peer, headers['x-forwarded-for'] as string | undefined]);
+          return '198.51.100.7';
+        },
+      });
+      assert.ok(g instanceof NodeGatewayRequest);
+      const before = calls.length;
+      res.end(`${before}|${g.ipAddress}|${g.ipAddress}|${calls.length}`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const r = await request(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { headers: { 'x-forwarded-for': '198.51.100.7' } });
+      assert.equal(await r.body.text(), '0|198.51.100.7|198.51.100.7|1');
+      assert.deepEqual(calls, [['127.0.0.1', '198.51.100.7']]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
 describe('normalizeIpAddress', () => {
   it('strips the IPv4-mapped prefix and leaves everything else', () => {
     assert.equal(normalizeIpAddress('::ffff:192.0.2.1'), '192.0.2.1');

@@ -30,36 +30,44 @@ export class NodeGatewayRequest implements GatewayRequest {
   readonly query: string;
   readonly headers: HeaderMap;
   body: Body;
-  readonly ipAddress: string;
   readonly protocol: 'http' | 'https';
   readonly host: string;
   /** The node request; policies never see it (they only know GatewayRequest). */
   readonly raw: IncomingMessage;
-  /** Socket peer address as node reported it, before normalisation ('' when unknown). */
+  /**
+   * Socket peer address as node reported it, before normalisation ('' when unknown). Read now:
+   * node caches it per connection, and it is gone once the socket closes.
+   */
   readonly socketAddress: string;
+  readonly #clientAddress: RequestReadOptions['clientAddress'];
+  #ipAddress: string | undefined = undefined;
 
-  constructor(
-    raw: IncomingMessage,
-    method: string,
-    path: string,
-    query: string,
-    body: Body,
-    ipAddress: string,
-    socketAddress: string,
-    protocol: 'http' | 'https',
-  ) {
+  constructor(raw: IncomingMessage, method: string, path: string, query: string, body: Body, protocol: 'http' | 'https', clientAddress: RequestReadOptions['clientAddress']) {
     this.method = method;
     this.path = path;
     this.query = query;
     this.headers = raw.headers as HeaderMap;
     this.body = body;
-    this.ipAddress = ipAddress;
     this.protocol = protocol;
     const host = raw.headers.host;
     this.host = host ?? '';
     this.raw = raw;
-    this.socketAddress = socketAddress;
+    this.socketAddress = raw.socket.remoteAddress ?? '';
+    this.#clientAddress = clientAddress;
   }
+
+  /**
+   * The caller's address, worked out when first asked for (ip-filter, X-Forwarded-For): most
+   * requests (a preflight, a proxied call without ip-filter) never need it.
+   */
+  get ipAddress(): string {
+    if (this.#ipAddress === undefined) {
+      const peer = normalizeIpAddress(this.socketAddress);
+      this.#ipAddress = this.#clientAddress === undefined ? peer : this.#clientAddress(peer, this.headers);
+    }
+    return this.#ipAddress;
+  }
+
 }
 
 /**
@@ -128,11 +136,8 @@ export function readGatewayRequest(req: IncomingMessage, options: RequestReadOpt
     body = options.maxBodyBytes === Infinity ? req : limitBody(req, options.maxBodyBytes);
   }
 
-  const socketAddress = req.socket.remoteAddress ?? '';
-  const peer = normalizeIpAddress(socketAddress);
-  const ipAddress = options.clientAddress === undefined ? peer : options.clientAddress(peer, headers as HeaderMap);
   const protocol = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
-  return new NodeGatewayRequest(req, req.method ?? 'GET', path, query, body, ipAddress, socketAddress, protocol);
+  return new NodeGatewayRequest(req, req.method ?? 'GET', path, query, body, protocol, options.clientAddress);
 }
 
 /** Absolute-form (`http://host/p?q`, sent to proxies) and asterisk-form (`*`) request targets. */
