@@ -4,7 +4,7 @@ import type { PolicyHandler } from '../pipeline/handler.ts';
 import type { CompiledPipeline } from '../pipeline/pipeline.ts';
 import { finish, runOnError, runPipeline } from '../pipeline/run.ts';
 import { INVALID_KEY_MESSAGE, invalidSubscriptionKey, MISSING_KEY_MESSAGE, missingSubscriptionKey, notFound } from '../http/errors.ts';
-import { answerPreflight, applyCorsToGatewayError, isPreflight } from '../policies/cors/decide.ts';
+import { applyCorsToGatewayError, isPreflight, preflightResponse } from '../policies/cors/decide.ts';
 import { resolvePreflightProduct, resolveSubscription } from '../subscriptions/access.ts';
 import type { DeniedResolution, SubscriptionKeys } from '../subscriptions/keys.ts';
 import { NO_PRODUCT, type CompiledApi, type CompiledConfig, type CompiledOperation } from './compile-config.ts';
@@ -80,7 +80,7 @@ export function handleRequest(snapshot: RequestSnapshot, request: GatewayRequest
   if (match.operation === null && isPreflight(request.method, request.headers)) {
     const product = resolvePreflightProduct(api.access, request.query, snapshot.subscriptions) ?? NO_PRODUCT;
     const pipeline = preflightPipeline(snapshot, match.route, api, product, request, match.remainderPath);
-    if (pipeline !== undefined && pipeline.corsHandlers.length > 0) return answerPreflight(pipeline.corsHandlers, request).response;
+    if (pipeline !== undefined && pipeline.corsHandlers.length > 0) return preflightResponse(pipeline.corsHandlers, request);
     return operationNotFound(snapshot, request, requestId, api, product, match.params, match.remainderPath);
   }
 

@@ -5,7 +5,7 @@ import type { PolicyDefinition } from '../../policy/define-policy.ts';
 import type { PolicyHandler } from '../../pipeline/handler.ts';
 import { corsPolicy } from './cors.ts';
 import { isCorsHandler, type CompiledCors } from './compiled.ts';
-import { answerPreflight, applyCorsHeaders, applyCorsToGatewayError, decideCors, explainCorsDecision, isPreflight, type CorsDecision, type CorsRequest } from './decide.ts';
+import { answerPreflight, applyCorsHeaders, applyCorsToGatewayError, decideCors, explainCorsDecision, isPreflight, preflightResponse, type CorsDecision, type CorsRequest } from './decide.ts';
 
 const def = corsPolicy as PolicyDefinition<unknown>;
 
@@ -333,6 +333,9 @@ test('answerPreflight (the reason-free fast path) answers exactly what decideCor
   const headersTried = [undefined, '', 'content-type', 'Content-Type, X-Api-Key', 'x-other', 'content-type,,authorization', 'bad header'];
   let compared = 0;
   for (const chain of chains) {
+    // One handler array per chain, as a compiled pipeline holds it: preflightResponse remembers answers per array.
+    const handlers = chain.map(handlerOf);
+    let distinct = 0;
     for (const origin of originsTried) {
       for (const method of methodsTried) {
         for (const requestHeaders of headersTried) {
@@ -340,15 +343,46 @@ test('answerPreflight (the reason-free fast path) answers exactly what decideCor
           if (requestHeaders !== undefined) headerMap['access-control-request-headers'] = requestHeaders;
           const request = { method: 'OPTIONS', path: '/', query: '', body: null, ipAddress: '', protocol: 'http' as const, host: '', headers: headerMap };
           const expected = decideCors(chain, preflight(origin, method, requestHeaders));
-          const answered = answerPreflight(chain.map(handlerOf), request);
-          assert.deepEqual(answered.response.headers, Object.fromEntries(expected.headers), `${chain.length} cors, ${origin} ${method} ${requestHeaders}`);
+          const answered = answerPreflight(handlers, request);
+          const what = `${chain.length} cors, ${origin} ${method} ${requestHeaders}`;
+          assert.deepEqual(answered.response.headers, Object.fromEntries(expected.headers), what);
           assert.deepEqual(answered.decision, expected);
+          // The gateway's remembered answer: worked out on the first call, reused on the second.
+          const first = preflightResponse(handlers, request);
+          const second = preflightResponse(handlers, { ...request, headers: { ...headerMap } });
+          assert.deepEqual(first, answered.response, what);
+          // Every preflight of the grid is a new key; the first 256 per chain are remembered.
+          if (++distinct <= 256) assert.equal(second.headers, first.headers, `remembered: ${what}`);
+          else assert.notEqual(second.headers, first.headers, `past the bound: ${what}`);
+          assert.notEqual(second, first, 'a response object per request');
           compared++;
         }
       }
     }
   }
   assert.equal(compared, chains.length * originsTried.length * methodsTried.length * headersTried.length);
+});
+
+test('preflightResponse: remembered answers are frozen and bounded (256 per chain, keys up to 512 characters)', () => {
+  const [handler] = compileForTest(`\n<cors>${origins('*')}${methods('GET')}${headers('*')}</cors>`, def);
+  assert.ok(handler !== undefined);
+  const chain = [handler];
+  const ask = (requested: string) =>
+    preflightResponse(chain, { method: 'OPTIONS', path: '/', query: '', body: null, ipAddress: '', protocol: 'http', host: '', headers: { origin: 'https://a.example', 'access-control-request-method': 'GET', 'access-control-request-headers': requested } });
+  const answer = ask('x-h0');
+  assert.ok(Object.isFrozen(answer.headers));
+  assert.equal(answer.headers['access-control-allow-headers'], 'x-h0');
+  for (let i = 1; i < 256; i++) ask(`x-h${i}`);
+  assert.equal(ask('x-h255').headers, ask('x-h255').headers, 'the 256th answer is remembered');
+  const beyond = ask('x-h256');
+  assert.equal(beyond.headers['access-control-allow-headers'], 'x-h256', 'past the bound: still the right answer');
+  assert.notEqual(ask('x-h256').headers, beyond.headers, 'past the bound: not remembered');
+  const long = `x-${'a'.repeat(520)}`;
+  const chain2 = [handler].slice();
+  const ask2 = () =>
+    preflightResponse(chain2, { method: 'OPTIONS', path: '/', query: '', body: null, ipAddress: '', protocol: 'http', host: '', headers: { origin: 'https://a.example', 'access-control-request-method': 'GET', 'access-control-request-headers': long } });
+  assert.equal(ask2().headers['access-control-allow-headers'], long);
+  assert.notEqual(ask2().headers, ask2().headers, 'a key over 512 characters is not remembered');
 });
 
 test('answerPreflight: skips non-cors handlers, returns a 200 with an empty body and the decision', () => {

@@ -123,6 +123,38 @@ export function answerPreflight(corsHandlers: readonly PolicyHandler[], request:
   return new PreflightAnswer(corsHandlers, request, emptyResponse(preflightAnswerHeaders(corsHandlers, corsRequestOf(request))));
 }
 
+/** Answers remembered per chain of cors handlers, and the bounds on what is remembered. */
+const preflightAnswers = new WeakMap<readonly PolicyHandler[], Map<string, HeaderMap>>();
+const PREFLIGHT_ANSWERS_PER_CHAIN = 256;
+const PREFLIGHT_KEY_MAX_LENGTH = 512;
+
+/**
+ * The gateway's preflight answer: exactly answerPreflight's response, with the header map
+ * remembered per chain of cors handlers and per (Origin, Access-Control-Request-Method,
+ * Access-Control-Request-Headers). The answer is a pure function of those (and of the compiled
+ * chain, which never changes), and a browser app sends the same few preflights over and over.
+ * Bounded: at most 256 answers per chain, keys of at most 512 characters; anything else (hostile
+ * input included) is worked out each time and never stored. The remembered map is frozen and
+ * shared by every response that uses it: responses are written as they are, never changed.
+ */
+export function preflightResponse(corsHandlers: readonly PolicyHandler[], request: GatewayRequest): GatewayResponse {
+  const headers = request.headers;
+  const origin = getHeaderJoined(headers, H.origin);
+  const method = getHeaderJoined(headers, H.requestMethod);
+  const requested = getHeaderJoined(headers, H.requestHeaders);
+  // '\n' never occurs in a received header value (node refuses it), '\0' marks an absent header.
+  const key = `${origin ?? '\0'}\n${method ?? '\0'}\n${requested ?? '\0'}`;
+  let answers = preflightAnswers.get(corsHandlers);
+  if (answers === undefined) preflightAnswers.set(corsHandlers, (answers = new Map()));
+  let map = answers.get(key);
+  if (map === undefined) {
+    const corsRequest: CorsRequest = { method: request.method, origin, accessControlRequestMethod: method, accessControlRequestHeaders: requested };
+    map = Object.freeze(headerMapOf(preflightAnswerHeaders(corsHandlers, corsRequest))) as HeaderMap;
+    if (key.length <= PREFLIGHT_KEY_MAX_LENGTH && answers.size < PREFLIGHT_ANSWERS_PER_CHAIN) answers.set(key, map);
+  }
+  return { status: 200, statusText: 'OK', headers: map, body: null };
+}
+
 /**
  * The headers decideCors puts on a preflight's answer, by the same steps as decidePreflight but
  * without building reasons: the gateway answers every preflight through here and needs no trace.
@@ -178,13 +210,17 @@ export function applyCorsToGatewayError(corsHandlers: readonly PolicyHandler[], 
 
 /** A 200 with no body and exactly `headers` (the preflight answer and the terminate answer). */
 export function emptyResponse(headers: readonly CorsHeaderPair[]): GatewayResponse {
+  return { status: 200, statusText: 'OK', headers: headerMapOf(headers), body: null };
+}
+
+function headerMapOf(headers: readonly CorsHeaderPair[]): HeaderMap {
   const map: HeaderMap = {};
-  // Indexed loops: destructuring in for…of goes through the iterator protocol (hot path, per preflight).
+  // Indexed loop: destructuring in for…of goes through the iterator protocol.
   for (let i = 0; i < headers.length; i++) {
     const pair = headers[i] as CorsHeaderPair;
     map[pair[0]] = pair[1];
   }
-  return { status: 200, statusText: 'OK', headers: map, body: null };
+  return map;
 }
 
 /**
