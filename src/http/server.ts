@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { GatewayRequest, GatewayResponse } from '../pipeline/context.ts';
 import { internalError, requestTooLarge } from './errors.ts';
@@ -19,10 +19,10 @@ export interface ServerOptions {
   /** Whole-request timeout (node's requestTimeout), ms; bounds slow clients. */
   readonly requestTimeoutMs?: number;
   /**
-   * Socket inactivity timeout, ms (node's server.timeout). A client that stops reading a streamed
-   * response stalls every write; without this it would hold the backend connection forever
-   * (undici's body timeout does not fire while we apply backpressure). Default 330 s: longer than
-   * APIM's 300 s backend timeout, so a client waiting for a slow backend is not cut first.
+   * How long a response may make no progress towards a client that stopped reading, ms. A client
+   * that stops reading a streamed response stalls every write; without this it would hold the
+   * backend connection forever (undici's body timeout does not fire while we apply backpressure).
+   * Default 330 s: longer than APIM's 300 s backend timeout.
    */
   readonly idleTimeoutMs?: number;
 }
@@ -46,7 +46,7 @@ export function createGatewayServer(handler: RequestHandler, options: ServerOpti
       serve(req, res, requestId, handler, options);
     },
   );
-  server.timeout = options.idleTimeoutMs ?? 330_000;
+  watchStalledWrites(server, options.idleTimeoutMs ?? 330_000);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Malformed requests (bad headers, CR/LF injection, oversized headers): answer like node would, log, move on.
     if (!socket.writable) return socket.destroy();
@@ -55,6 +55,41 @@ export function createGatewayServer(handler: RequestHandler, options: ServerOpti
     socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
   return server;
+}
+
+/**
+ * Cuts connections whose response has made no progress for `idleMs`: bytes wait to be written and
+ * none has left since the last look. One sweep over the open connections every `idleMs / 4` (at
+ * most every 30 s) instead of node's per-socket timeout (server.timeout), which re-arms a timer
+ * on every request and every write (~1–2 % of a small request's CPU). Idle keep-alive
+ * connections, slow request headers and slow uploads have node's own limits (keepAliveTimeout,
+ * headersTimeout, requestTimeout); this covers the one case they leave open.
+ */
+function watchStalledWrites(server: Server, idleMs: number): void {
+  const sockets = new Map<Socket, { written: number; since: number }>();
+  const untracked = { written: -1, since: 0 };
+  server.on('connection', (socket: Socket) => {
+    sockets.set(socket, untracked);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  const sweep = setInterval(
+    () => {
+      const now = Date.now();
+      for (const [socket, last] of sockets) {
+        if (socket.writableLength === 0) {
+          if (last !== untracked) sockets.set(socket, untracked);
+          continue;
+        }
+        // bytesWritten counts what was handed to the socket; it stands still while the client reads nothing.
+        const written = socket.bytesWritten;
+        if (last.written !== written) sockets.set(socket, { written, since: now });
+        else if (now - last.since >= idleMs) socket.destroy();
+      }
+    },
+    Math.max(10, Math.min(Math.floor(idleMs / 4), 30_000)),
+  );
+  sweep.unref();
+  server.once('close', () => clearInterval(sweep));
 }
 
 /**
