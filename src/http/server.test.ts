@@ -112,6 +112,48 @@ describe('createGatewayServer: a client that stops reading', () => {
   });
 });
 
+describe('createGatewayServer: a client that reads slowly but steadily', () => {
+  it('is not cut while the response makes progress, even past the idle limit', async () => {
+    let released = false;
+    async function* endless(): AsyncGenerator<Uint8Array> {
+      try {
+        for (;;) yield Buffer.alloc(64 * 1024, 0x62);
+      } finally {
+        released = true;
+      }
+    }
+    const server = createGatewayServer(async () => ({ status: 200, headers: {}, body: endless() }), {
+      maxHeaderBytes: 16384,
+      read: { maxBodyBytes: 1000 },
+      logger: pino({ level: 'silent' }),
+      idleTimeoutMs: 300,
+    });
+    const { port } = await listen(server, 0, '127.0.0.1');
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    let closed = false;
+    socket.on('close', () => (closed = true));
+    socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    let received = 0;
+    socket.on('data', (chunk: Buffer) => (received += chunk.length));
+    socket.pause();
+    // 1.2 s (four idle limits): read for 10 ms, stop for 90 ms, again and again. The response moves
+    // in bursts and waits in between, but never for a whole idle limit.
+    for (let i = 0; i < 12; i++) {
+      await new Promise((r) => setTimeout(r, 90));
+      socket.resume();
+      await new Promise((r) => setTimeout(r, 10));
+      socket.pause();
+    }
+    assert.equal(closed, false, 'a client that reads is not cut');
+    assert.equal(released, false, 'the body source is still being read');
+    assert.ok(received > 0);
+    socket.destroy();
+    server.closeAllConnections();
+    await close(server);
+  });
+});
+
 /** The error readGatewayRequest's body stream throws past the limit. */
 const tooLarge = () => new GatehouseError('GH_REQUEST_TOO_LARGE', 'The request body exceeds the limit of 1000 bytes.', { statusCode: 413 });
 
