@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Router } from './router.ts';
+import { Router, splitSegments } from './router.ts';
 import type { RouteApiEntry, RouteOperationEntry } from './router.ts';
 
 type Entry = RouteApiEntry<string, string>;
@@ -24,6 +24,17 @@ function route(router: Router<string, string>, method: string, target: string, h
   const m = router.resolve(method, path, query, headers);
   return m === null ? null : { api: m.api, operation: m.operation, params: { ...m.params }, remainderPath: m.remainderPath, revisionExplicit: m.revisionExplicit };
 }
+
+describe('splitSegments', () => {
+  it('is path.slice(start).split(\'/\') for every shape of path', () => {
+    const paths = ['/', '/a', '/api/items/42', '/api/', '//', '/a//b/', '/%2F/x;rev=2/', 'no-slash', '/é/ü', ''];
+    for (const path of paths) {
+      for (let start = 0; start <= Math.min(2, path.length); start++) {
+        assert.deepEqual(splitSegments(path, start), path.slice(start).split('/'), `${JSON.stringify(path)} from ${start}`);
+      }
+    }
+  });
+});
 
 describe('Router: API selection', () => {
   const router = new Router<string, string>([
