@@ -278,7 +278,7 @@ export function markdown(data, { chartFile, notes }) {
     const runs = [data, ...data.spread];
     L.push('## Spread across runs');
     L.push('');
-    L.push(`The same bench run ${runs.length} times on this machine the same day (this page's run first, then the earlier ones; ${data.spread.map((r) => r.date.slice(11, 16) + ' UTC' + (r.spreadNote ? ` (${r.spreadNote})` : '')).join(', ')}). Differences smaller than this spread are not differences.`);
+    L.push(`The same bench run ${runs.length} times on this machine the same day (this page's run first, then the earlier ones, with the build each measured where it was not this page's; ${data.spread.map((r) => r.date.slice(11, 16) + ' UTC' + (r.spreadNote ? ` (${r.spreadNote})` : '')).join(', ')}). Differences smaller than this spread are not differences.`);
     L.push('');
     L.push(`| scenario | gatehouse req/s ÷ Node limit | gatehouse CPU ÷ Node limit | gatehouse req/s ÷ fastify | gatehouse req/s ÷ express |`);
     L.push('| --- | --- | --- | --- | --- |');
