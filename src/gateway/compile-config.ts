@@ -2,7 +2,7 @@ import type { LoadedApi, LoadedConfig, LoadedOperation } from '../config/model.t
 import type { RuntimeApi, RuntimeOperation } from '../pipeline/context.ts';
 import { crossDomainResponder, type CrossDomainResponder } from '../policies/cross-domain/cross-domain.ts';
 import { CorsPlacementLint } from '../policies/cors/lint.ts';
-import type { BackendForwarder } from '../pipeline/handler.ts';
+import type { BackendForwarder, PolicyHandler } from '../pipeline/handler.ts';
 import type { CompiledPipeline } from '../pipeline/pipeline.ts';
 import type { BackendEntity } from '../policy/compile-env.ts';
 import { PipelineCompiler } from '../policy/compile.ts';
@@ -43,6 +43,12 @@ export interface CompiledApi {
   readonly openProduct: string | null;
   /** Subscription rules of this revision (key names, products, keyless outcome), for the per-request check. */
   readonly access: ApiAccess;
+  /**
+   * Product contexts in which a preflight must find its operation to know its cors: some operation's
+   * effective inbound has top-level cors other than the API scope's (an operation-scope `<cors>`).
+   * In every other context all candidates answer alike, so the gateway skips the second route match.
+   */
+  readonly preflightNeedsOperation: ReadonlySet<string>;
 }
 
 export interface CompiledConfig {
@@ -136,10 +142,32 @@ export function compileConfig(config: LoadedConfig, options: CompileConfigOption
     });
     // APIM: "An API can be associated with at most one open product", published or not (api-management-subscriptions).
     const access = compileApiAccess(api, config.products);
-    apis.push({ loaded: api, runtime, apiPipelines, operations, products, openProduct: access.openProduct, access });
+    const preflightNeedsOperation = new Set(contexts.filter((product) => operationsHaveOwnCors(apiPipelines, operations, product)));
+    apis.push({ loaded: api, runtime, apiPipelines, operations, products, openProduct: access.openProduct, access, preflightNeedsOperation });
   }
   const globalPipeline = compiler.compile(compose({ global, levels: [] }, defaultGlobal));
   return { apis, global, globalPipeline, crossDomain: crossDomainResponder(globalPipeline.inbound) };
+}
+
+/** Whether, in `product` context, some operation's top-level cors differ from the API scope's (or a pipeline is missing). */
+function operationsHaveOwnCors(apiPipelines: ReadonlyMap<string, CompiledPipeline>, operations: readonly CompiledOperation[], product: string): boolean {
+  const apiCors = apiPipelines.get(product)?.corsHandlers;
+  if (apiCors === undefined) return true;
+  return operations.some((operation) => {
+    const cors = operation.pipelines.get(product)?.corsHandlers;
+    return cors === undefined || !sameCorsStatements(cors, apiCors);
+  });
+}
+
+/** Same cors statements in the same order: compiled from the same element, they answer alike. */
+function sameCorsStatements(a: readonly PolicyHandler[], b: readonly PolicyHandler[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as PolicyHandler;
+    const y = b[i] as PolicyHandler;
+    if (x !== y && (x.scope !== y.scope || x.location.file !== y.location.file || x.location.line !== y.location.line || x.location.column !== y.location.column)) return false;
+  }
+  return true;
 }
 
 function namedValueLookup(config: LoadedConfig): NamedValueLookup {

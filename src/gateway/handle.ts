@@ -1,6 +1,5 @@
 import type { GatewayContext, GatewayRequest, GatewayResponse, LastError } from '../pipeline/context.ts';
 import { getHeader } from '../pipeline/headers.ts';
-import type { PolicyHandler } from '../pipeline/handler.ts';
 import type { CompiledPipeline } from '../pipeline/pipeline.ts';
 import { finish, runOnError, runPipeline } from '../pipeline/run.ts';
 import { INVALID_KEY_MESSAGE, invalidSubscriptionKey, MISSING_KEY_MESSAGE, missingSubscriptionKey, notFound } from '../http/errors.ts';
@@ -165,44 +164,8 @@ function preflightPipeline(
   const requested = getHeader(request.headers, 'access-control-request-method');
   // Hot path: when no operation has a cors of its own, every candidate gives the same answer, so
   // the second route match (and its allocations) is skipped.
-  const operation = requested && preflightNeedsOperation(api, product) ? snapshot.router.findOperation(route, requested.trim().toUpperCase(), remainderPath, request.query) : null;
+  const operation = requested && api.preflightNeedsOperation.has(product) ? snapshot.router.findOperation(route, requested.trim().toUpperCase(), remainderPath, request.query) : null;
   return operation ? operation.operation.pipelines.get(product) : api.apiPipelines.get(product);
-}
-
-const needsOperation = new WeakMap<CompiledApi, Map<string, boolean>>();
-
-/**
- * Whether a preflight to `api` in `product` context must find its operation: only when some
- * operation's effective inbound has top-level cors policies other than the API scope's (an
- * operation-scope `<cors>`), or lacks a pipeline for that product. A fact of the compiled config,
- * worked out at the first preflight per API and product and kept (snapshots are immutable).
- */
-function preflightNeedsOperation(api: CompiledApi, product: string): boolean {
-  let byProduct = needsOperation.get(api);
-  if (byProduct === undefined) needsOperation.set(api, (byProduct = new Map()));
-  let needs = byProduct.get(product);
-  if (needs === undefined) {
-    const apiCors = api.apiPipelines.get(product)?.corsHandlers;
-    needs =
-      apiCors === undefined ||
-      api.operations.some((operation) => {
-        const cors = operation.pipelines.get(product)?.corsHandlers;
-        return cors === undefined || !sameCorsStatements(cors, apiCors);
-      });
-    byProduct.set(product, needs);
-  }
-  return needs;
-}
-
-/** Same cors statements in the same order: compiled from the same element, they answer alike. */
-function sameCorsStatements(a: readonly PolicyHandler[], b: readonly PolicyHandler[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as PolicyHandler;
-    const y = b[i] as PolicyHandler;
-    if (x !== y && (x.scope !== y.scope || x.location.file !== y.location.file || x.location.line !== y.location.line || x.location.column !== y.location.column)) return false;
-  }
-  return true;
 }
 
 function createContext(
