@@ -1,7 +1,7 @@
 /**
  * The APIM `cors` policy (apim-semantics.md §1; docs/cors.md has the full truth table).
  *
- * Preflights are answered by the gateway before operation matching through `answerPreflight`
+ * Preflights are answered by the gateway before operation matching through `preflightResponse`
  * (decide.ts), which reads the CompiledCors each handler exposes. The handler's own `run` covers
  * what happens at its position in inbound:
  * - an actual (non-preflight) request: the first cors that runs records its decision in
@@ -114,5 +114,5 @@ export const corsPolicy = definePolicy<CorsConfig>({
 
 export type { CompiledCors, CorsConfig, CorsHandler } from './compiled.ts';
 export { isCorsHandler } from './compiled.ts';
-export { answerPreflight, applyCorsHeaders, applyCorsToGatewayError, decideCors, explainCorsDecision, isPreflight } from './decide.ts';
+export { applyCorsHeaders, applyCorsToGatewayError, decideCors, explainCorsDecision, isPreflight, preflightResponse } from './decide.ts';
 export type { CorsDecision, CorsReason, CorsReasonCode, CorsRequest, CorsResponseKind } from './decide.ts';

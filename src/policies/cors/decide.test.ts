@@ -5,7 +5,7 @@ import type { PolicyDefinition } from '../../policy/define-policy.ts';
 import type { PolicyHandler } from '../../pipeline/handler.ts';
 import { corsPolicy } from './cors.ts';
 import { isCorsHandler, type CompiledCors } from './compiled.ts';
-import { answerPreflight, applyCorsHeaders, applyCorsToGatewayError, decideCors, explainCorsDecision, isPreflight, preflightResponse, type CorsDecision, type CorsRequest } from './decide.ts';
+import { applyCorsHeaders, applyCorsToGatewayError, decideCors, explainCorsDecision, isPreflight, preflightResponse, type CorsDecision, type CorsRequest } from './decide.ts';
 
 const def = corsPolicy as PolicyDefinition<unknown>;
 
@@ -316,7 +316,7 @@ test('actual decisions without Origin are precomputed (same object every time)',
   assert.equal(decideCors([LIST], actual('GET', undefined)), decideCors([LIST], actual('GET', undefined)));
 });
 
-// ── isPreflight, answerPreflight, applyCorsHeaders, explain ───────────────────────────────────
+// ── isPreflight, preflightResponse, applyCorsHeaders, explain ───────────────────────────────────
 test('isPreflight: OPTIONS + Origin + Access-Control-Request-Method', () => {
   assert.equal(isPreflight('OPTIONS', { origin: 'https://a', 'access-control-request-method': 'PUT' }), true);
   assert.equal(isPreflight('OPTIONS', { origin: 'https://a' }), false);
@@ -324,7 +324,7 @@ test('isPreflight: OPTIONS + Origin + Access-Control-Request-Method', () => {
   assert.equal(isPreflight('GET', { origin: 'https://a', 'access-control-request-method': 'PUT' }), false);
 });
 
-test('answerPreflight (the reason-free fast path) answers exactly what decideCors decides, over a grid of policies and preflights', () => {
+test('preflightResponse (the reason-free, remembering fast path) answers exactly what decideCors decides, over a grid of policies and preflights', () => {
   const handlerOf = (c: CompiledCors): PolicyHandler => ({ name: 'cors', cors: c, location: c.location, scope: c.scope, policyId: undefined, run: () => undefined }) as PolicyHandler;
   const TERMINATE = cors(' terminate-unmatched-request="true"', origins('https://app.example.com') + methods('GET'));
   const chains: CompiledCors[][] = [[PORTAL], [LIST], [ANY], [ANY_CRED], [TERMINATE], [LIST, ANY], [TERMINATE, ANY], [LIST, PORTAL, ANY_CRED], []];
@@ -343,14 +343,12 @@ test('answerPreflight (the reason-free fast path) answers exactly what decideCor
           if (requestHeaders !== undefined) headerMap['access-control-request-headers'] = requestHeaders;
           const request = { method: 'OPTIONS', path: '/', query: '', body: null, ipAddress: '', protocol: 'http' as const, host: '', headers: headerMap };
           const expected = decideCors(chain, preflight(origin, method, requestHeaders));
-          const answered = answerPreflight(handlers, request);
           const what = `${chain.length} cors, ${origin} ${method} ${requestHeaders}`;
-          assert.deepEqual(answered.response.headers, Object.fromEntries(expected.headers), what);
-          assert.deepEqual(answered.decision, expected);
-          // The gateway's remembered answer: worked out on the first call, reused on the second.
+          // Worked out on the first call, remembered for the second (a new request with equal headers).
           const first = preflightResponse(handlers, request);
           const second = preflightResponse(handlers, { ...request, headers: { ...headerMap } });
-          assert.deepEqual(first, answered.response, what);
+          assert.deepEqual(first, { status: 200, statusText: 'OK', headers: Object.fromEntries(expected.headers), body: null }, what);
+          assert.deepEqual(second, first, what);
           // Every preflight of the grid is a new key; the first 256 per chain are remembered.
           if (++distinct <= 256) assert.equal(second.headers, first.headers, `remembered: ${what}`);
           else assert.notEqual(second.headers, first.headers, `past the bound: ${what}`);
@@ -385,15 +383,14 @@ test('preflightResponse: remembered answers are frozen and bounded (256 per chai
   assert.notEqual(ask2().headers, ask2().headers, 'a key over 512 characters is not remembered');
 });
 
-test('answerPreflight: skips non-cors handlers, returns a 200 with an empty body and the decision', () => {
+test('preflightResponse: skips non-cors handlers; with no cors it is an empty 200, as decideCors\'s no-cors', () => {
   const [handler] = compileForTest(`\n<cors>${origins('https://app.example.com')}${headers('x-a')}</cors>`, def);
   assert.ok(handler !== undefined);
   const other: PolicyHandler = { name: 'ip-filter', location: handler.location, scope: 'global', policyId: undefined, run: () => undefined };
-  const { response, decision } = answerPreflight([other, handler], {
+  const response = preflightResponse([other, handler], {
     method: 'OPTIONS', path: '/api/x', query: '', body: null, ipAddress: '127.0.0.1', protocol: 'http', host: 'gw',
     headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-a' },
   });
-  assert.equal(decision.kind, 'preflight-answer');
   assert.deepEqual(response, {
     status: 200,
     statusText: 'OK',
@@ -405,8 +402,9 @@ test('answerPreflight: skips non-cors handlers, returns a 200 with an empty body
       vary: 'Origin',
     },
   });
-  const none = answerPreflight([other], { method: 'OPTIONS', path: '/', query: '', body: null, ipAddress: '', protocol: 'http', host: '', headers: { origin: 'https://a', 'access-control-request-method': 'GET' } });
-  assert.equal(none.decision.kind, 'no-cors');
+  const none = preflightResponse([other], { method: 'OPTIONS', path: '/', query: '', body: null, ipAddress: '', protocol: 'http', host: '', headers: { origin: 'https://a', 'access-control-request-method': 'GET' } });
+  assert.deepEqual(none, { status: 200, statusText: 'OK', headers: {}, body: null });
+  assert.equal(decideCors([], preflight('https://a', 'GET', undefined)).kind, 'no-cors');
 });
 
 test('applyCorsToGatewayError (compat.corsOnGatewayErrors): the first cors decorates a gateway 404/401 as an actual request', () => {

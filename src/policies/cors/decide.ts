@@ -113,25 +113,17 @@ export function decideCors(policies: readonly CompiledCors[], request: CorsReque
   return decision(actual.kind, false, actual.headers, actual.decidedBy, actual.origin, reasons);
 }
 
-/**
- * The gateway's preflight entry point: after it resolved the API (and found no OPTIONS operation),
- * it passes the top-level cors handlers of the effective inbound in order. Non-cors handlers are
- * skipped. Always returns a 200 with an empty body; with no cors at all the decision is `no-cors`
- * and the gateway should route normally instead (APIM then answers 404, apim-semantics.md §1.13.4).
- */
-export function answerPreflight(corsHandlers: readonly PolicyHandler[], request: GatewayRequest): { readonly response: GatewayResponse; readonly decision: CorsDecision } {
-  return new PreflightAnswer(corsHandlers, request, emptyResponse(preflightAnswerHeaders(corsHandlers, corsRequestOf(request))));
-}
-
 /** Answers remembered per chain of cors handlers, and the bounds on what is remembered. */
 const preflightAnswers = new WeakMap<readonly PolicyHandler[], Map<string, HeaderMap>>();
 const PREFLIGHT_ANSWERS_PER_CHAIN = 256;
 const PREFLIGHT_KEY_MAX_LENGTH = 512;
 
 /**
- * The gateway's preflight answer: exactly answerPreflight's response, with the header map
- * remembered per chain of cors handlers and per (Origin, Access-Control-Request-Method,
- * Access-Control-Request-Headers). The answer is a pure function of those (and of the compiled
+ * The gateway's preflight entry point: after it resolved the API (and found no OPTIONS operation),
+ * it passes the top-level cors handlers of the effective inbound in order; non-cors handlers are
+ * skipped. Always a 200 with an empty body and the headers decideCors would put on it, without
+ * building the explanation. The header map is remembered per chain of cors handlers and per
+ * (Origin, Access-Control-Request-Method, Access-Control-Request-Headers). The answer is a pure function of those (and of the compiled
  * chain, which never changes), and a browser app sends the same few preflights over and over.
  * Bounded: at most 256 answers per chain, keys of at most 512 characters; anything else (hostile
  * input included) is worked out each time and never stored. The remembered map is frozen and
@@ -168,27 +160,6 @@ function preflightAnswerHeaders(corsHandlers: readonly PolicyHandler[], request:
     if (handler.cors.terminateUnmatched) return NO_HEADERS;
   }
   return NO_HEADERS;
-}
-
-/** answerPreflight's result: the decision (with its reasons) is only worked out when read (traces, tests). */
-class PreflightAnswer {
-  readonly response: GatewayResponse;
-  readonly #handlers: readonly PolicyHandler[];
-  readonly #request: GatewayRequest;
-  #decision: CorsDecision | undefined;
-  constructor(handlers: readonly PolicyHandler[], request: GatewayRequest, response: GatewayResponse) {
-    this.response = response;
-    this.#handlers = handlers;
-    this.#request = request;
-  }
-  get decision(): CorsDecision {
-    if (this.#decision === undefined) {
-      const policies: CompiledCors[] = [];
-      for (const handler of this.#handlers) if (isCorsHandler(handler)) policies.push(handler.cors);
-      this.#decision = decideCors(policies, corsRequestOf(this.#request));
-    }
-    return this.#decision;
-  }
 }
 
 /**
