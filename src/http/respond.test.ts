@@ -278,7 +278,7 @@ describe('writeResponse: streams, HEAD and bodiless statuses', () => {
   });
 });
 
-describe('writeResponse: node Readable bodies (the hand-rolled pipe backend bodies take)', () => {
+describe('writeResponse: node Readable bodies (piped by hand: a custom BackendForwarder may return one)', () => {
   it('pipes a Readable with its Content-Length kept and reports complete', async () => {
     const r = await call({ status: 200, headers: { 'content-length': '6' }, body: Readable.from([Buffer.from('abc'), Buffer.from('def')], { objectMode: false }) });
     assert.equal(r.body, 'abcdef');

@@ -215,7 +215,11 @@ async function pipeIterable(body: AsyncIterable<Uint8Array>, res: ServerResponse
   }
 }
 
-/** A node Readable (a body some code built from a stream): piped by hand, see {@link pipeReadable}. */
+/**
+ * A node Readable (what a custom BackendForwarder or a test may put on the response): piped by
+ * hand, see {@link pipeReadable}. stream.pipeline would do, but it destroys such a source with an
+ * error when the client leaves, which would be reported as a body failure instead of an abort.
+ */
 function isNodeReadable(body: object): body is Readable {
   const b = body as Partial<Readable>;
   return typeof b.pipe === 'function' && typeof b.unpipe === 'function' && typeof b.destroy === 'function' && typeof b.on === 'function';
