@@ -106,17 +106,17 @@ function equalsIgnoreAsciiCase(list: string, a: number, lowerToken: string): boo
  */
 export function appendVary(headers: HeaderMap, token: string): void {
   const existing = headers['vary'];
-  // Hot path (cors on a response without Vary): callers pass precomputed, well-formed tokens.
+  // Hot path (cors on a response without Vary): its only caller passes precomputed, well-formed tokens.
   if (existing === undefined) {
     headers['vary'] = token;
     return;
   }
-  let merged = existing === undefined ? '' : typeof existing === 'string' ? existing : existing.join(', ');
+  let merged = typeof existing === 'string' ? existing : existing.join(', ');
   if (headerHasToken(merged, '*')) {
     if (typeof existing !== 'string') headers['vary'] = merged;
     return;
   }
-  let changed = existing !== undefined && typeof existing !== 'string';
+  let changed = typeof existing !== 'string';
   for (const raw of token.split(',')) {
     const t = raw.trim();
     if (t === '') continue;
