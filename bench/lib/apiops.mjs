@@ -22,35 +22,20 @@ const GLOBAL_POLICY = `<policies>
 </policies>
 `;
 
-const API_POLICY = `<policies>
-  <inbound>
-    ${CORS_XML}
-    <base />
-  </inbound>
-  <backend><base /></backend>
-  <outbound><base /></outbound>
-  <on-error><base /></on-error>
+/** A policy document: each section `<base />` unless given. */
+function policies({ inbound = '<base />', backend = '<base />', outbound = '<base />', onError = '<base />' } = {}) {
+  return `<policies>
+  <inbound>${inbound}</inbound>
+  <backend>${backend}</backend>
+  <outbound>${outbound}</outbound>
+  <on-error>${onError}</on-error>
 </policies>
 `;
+}
 
-const BASE_ONLY = `<policies>
-  <inbound><base /></inbound>
-  <backend><base /></backend>
-  <outbound><base /></outbound>
-  <on-error><base /></on-error>
-</policies>
-`;
-
-const JSONP_POLICY = `<policies>
-  <inbound><base /></inbound>
-  <backend><base /></backend>
-  <outbound>
-    <base />
-    <jsonp callback-parameter-name="cb" />
-  </outbound>
-  <on-error><base /></on-error>
-</policies>
-`;
+const API_POLICY = policies({ inbound: `${CORS_XML}<base />` });
+const BASE_ONLY = policies();
+const JSONP_POLICY = policies({ outbound: '<base /><jsonp callback-parameter-name="cb" />' });
 
 function write(file, text) {
   mkdirSync(join(file, '..'), { recursive: true });

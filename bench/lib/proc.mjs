@@ -2,7 +2,7 @@
 // LISTENING line, read CPU time and peak RSS of its whole process tree from /proc, stop it.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 /** Servers started and not yet exited, so an interrupted bench can stop them all. */
 const running = new Set();
@@ -87,14 +87,12 @@ export function startServer({ command, args, cores, env, cwd, waitPort, timeoutM
 
 function probe(port) {
   return new Promise((resolve) => {
-    import('node:net').then(({ connect }) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
     });
+    s.once('error', () => resolve(false));
   });
 }
 
