@@ -3,7 +3,8 @@
  *
  * Why not undici's `request()` body (a node Readable) piped into the client response: on a small
  * proxied call the Readable (its state object, 'data'/'end' events, pipe's listeners) and the
- * request API's handler cost ~15–20 % of the gateway's CPU per call (docs/performance.md). Here a
+ * request API's handler are a large share of the work: the bare passthrough of the bench, rewritten
+ * on dispatch, served 2–26 % more requests (three pairs of runs, bench/notes.md). Here a
  * chunk goes from the backend socket to whoever consumes the body in one call, backpressure is
  * undici's pause/resume, and a body that has fully arrived by the time the response is written
  * (the common case for small JSON) is written with the headers in one `end()`.
